@@ -1,0 +1,27 @@
+"""render_sdk: the Python SDK for Render Workflows.
+
+Define tasks with :class:`Workflows` and :class:`Retry` (what runs inside a worker process), and trigger and
+await runs with :class:`Render` or :class:`RenderSync` (the REST client). The REST client is imported only when
+first used, so a worker process stays lean.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from render_sdk.workflows import Retry, TaskInstance, Workflows
+
+if TYPE_CHECKING:
+    from render_sdk.client import Render, RenderSync
+
+__all__ = ["Render", "RenderSync", "Retry", "TaskInstance", "Workflows"]
+
+_CLIENT_NAMES = frozenset({"Render", "RenderSync"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLIENT_NAMES:
+        import render_sdk.client
+
+        return getattr(render_sdk.client, name)
+    raise AttributeError(f"module 'render_sdk' has no attribute {name!r}")
