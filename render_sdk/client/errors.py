@@ -132,7 +132,7 @@ class ServerError(RenderError):
     """The API answered 5xx, or could not be reached at all (connection refused, reset, bad protocol)."""
 
 
-class TimeoutError(RenderError, builtins.TimeoutError):  # noqa: A001 - the seed's public name
+class TimeoutError(RenderError, builtins.TimeoutError):  # the seed's public name
     """A request, or waiting for a task run, took longer than its timeout."""
 
 

@@ -1,0 +1,178 @@
+"""Running our local runtime (``render-workflows dev``) for a benchmark, and timing runs through its API."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+from _harness import REPO
+
+TERMINAL = frozenset({"completed", "succeeded", "failed", "canceled"})
+
+# The dev server runs from our dependencies' interpreter with the repository put on sys.path in-process, not
+# through PYTHONPATH: workers inherit the server's environment, and a reference SDK's worker must not see
+# ours.
+_BOOT = (
+    "import sys; sys.path[:0] = [{repo!r}, {generated!r}]; from render_sdk.workflows.cli import main; main()"
+).format(repo=str(REPO), generated=str(REPO / "generated"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def dev_help(python: str) -> str:
+    done = subprocess.run([python, "-c", _BOOT, "dev", "--help"], capture_output=True, text=True, check=False)
+    return done.stdout
+
+
+class DevServer:
+    """``render-workflows dev`` serving ``worker_argv`` on a free port, its store in a temporary directory.
+
+    Args:
+        python: Interpreter for the server (one with our runtime dependencies).
+        worker_argv: The worker command, run by the server once per registration and per attempt.
+        env: The server's environment, which its workers inherit.
+        options: Extra ``dev`` options (``--prefork``, ``--max-concurrency N``, ...).
+        db: SQLite file to use; default a fresh one in a temporary directory.
+    """
+
+    def __init__(
+        self,
+        python: str,
+        worker_argv: Sequence[str],
+        env: dict[str, str],
+        options: Sequence[str] = (),
+        db: Path | None = None,
+    ) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="rbench-dev-")
+        self.db = db or Path(self._tmp.name) / "store.sqlite3"
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(self._tmp.name) / "server.log"
+        self.argv = [
+            python,
+            "-c",
+            _BOOT,
+            "dev",
+            "--port",
+            str(self.port),
+            "--db",
+            str(self.db),
+            "--no-watch",
+            "--workflow-slug",
+            "bench",
+            *options,
+            "--",
+            *worker_argv,
+        ]
+        self._env = env
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.ready_seconds = 0.0
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    def __enter__(self) -> DevServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self._tmp.cleanup()
+
+    def start(self) -> None:
+        """Start the server and wait until its API lists the registered tasks (``ready_seconds`` later)."""
+        started = time.perf_counter()
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                self.argv, env=self._env, cwd=self._tmp.name, stdout=log, stderr=subprocess.STDOUT
+            )
+        self._wait_ready(timeout=120.0)
+        self.ready_seconds = time.perf_counter() - started
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGINT)
+            try:
+                self._proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def peak_rss_mb(self) -> float:
+        """The server process's own peak resident set (VmHWM), workers excluded."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmHWM in /proc status")
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        assert self._proc is not None
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"dev server exited with {self._proc.returncode}:\n{self.log()}")
+            try:
+                response = httpx.get(f"{self.base_url}/v1/tasks", timeout=5)
+                if response.status_code == 200 and response.json():
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"dev server not ready within {timeout} s:\n{self.log()}")
+
+
+def run_and_wait(
+    client: httpx.Client, base_url: str, task: str, input_data: Any, timeout: float = 600.0
+) -> float:
+    """Trigger ``task`` and wait for its terminal event on the SSE stream; return seconds taken.
+
+    Raises:
+        RuntimeError: The run did not complete.
+    """
+    started = time.perf_counter()
+    response = client.post(f"{base_url}/v1/task-runs", json={"task": task, "input": input_data})
+    if response.status_code != 202:
+        raise RuntimeError(f"POST /v1/task-runs {task}: {response.status_code} {response.text}")
+    run_id = response.json()["id"]
+    details = wait_for(client, base_url, run_id, timeout)
+    elapsed = time.perf_counter() - started
+    if details["status"] not in ("completed", "succeeded"):
+        raise RuntimeError(f"{task} run {run_id} ended {details['status']}: {details.get('error')}")
+    return elapsed
+
+
+def wait_for(client: httpx.Client, base_url: str, run_id: str, timeout: float) -> dict[str, Any]:
+    """Read the event stream until ``run_id``'s terminal event; return its details."""
+    with client.stream(
+        "GET",
+        f"{base_url}/v1/task-runs/events",
+        params={"taskRunIds": run_id},
+        timeout=httpx.Timeout(10.0, read=timeout),
+    ) as stream:
+        for line in stream.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            details: dict[str, Any] = json.loads(line[5:])
+            if details.get("id") == run_id and details.get("status") in TERMINAL:
+                return details
+    raise RuntimeError(f"event stream ended before run {run_id} finished")

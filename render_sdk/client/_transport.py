@@ -1,0 +1,251 @@
+"""The I/O-free half of talking HTTP: headers, status-to-exception mapping and retry decisions.
+
+The async and sync clients call these around their own ``send``; the only thing they differ in is how they
+wait (``asyncio.sleep`` or ``time.sleep``) and how they read bytes.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import platform
+import random
+import sys
+import time
+from collections.abc import Generator
+from importlib import metadata
+from typing import Any
+
+import httpx
+
+from render_sdk.client._config import ClientConfig
+from render_sdk.client._operations import Operation
+from render_sdk.client.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ClientError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RenderError,
+    ServerError,
+    TimeoutError,
+    UnprocessableEntityError,
+)
+from render_sdk.client.types import ResponseFormatError
+
+__all__ = [
+    "BearerAuth",
+    "client_kwargs",
+    "error_from_response",
+    "error_from_transport",
+    "parse_success",
+    "retry_delay",
+]
+
+#: Backoff: the first retry waits about INITIAL_DELAY seconds, doubling up to MAX_DELAY.
+INITIAL_DELAY = 0.5
+MAX_DELAY = 30.0
+#: A Retry-After longer than this is not waited out: the error goes to the caller with ``retry_after`` set.
+MAX_RETRY_AFTER = 60.0
+
+_STATUS_ERRORS: dict[int, type[ClientError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+_RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# Answers that prove POST /task-runs created nothing: throttled before or refused by an unavailable service.
+_NOT_CREATED_STATUS = frozenset({429, 503})
+
+
+class BearerAuth(httpx.Auth):
+    """Adds ``Authorization: Bearer <token>`` to every request; its ``repr`` never shows the token."""
+
+    def __init__(self, token: str) -> None:
+        self._header = f"Bearer {token}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._header
+        yield request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(<hidden>)"
+
+
+def user_agent() -> str:
+    """``render-sdk-python/<version> (<impl>/<pyver>; <os>/<arch>)``, as Render's own SDK sends it."""
+    try:
+        version = metadata.version("render_sdk")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    implementation = sys.implementation.name.lower()
+    system = platform.system().lower() or "unknown"
+    return (
+        f"render-sdk-python/{version} ({implementation}/{platform.python_version()}; "
+        f"{system}/{platform.machine().lower() or 'unknown'})"
+    )
+
+
+def client_kwargs(config: ClientConfig) -> dict[str, Any]:
+    """Keyword arguments for ``httpx.Client``/``httpx.AsyncClient``: base URL, auth, headers, timeouts."""
+    timeouts = config.timeouts
+    return {
+        "base_url": config.api_root + "/",
+        "auth": BearerAuth(config.token) if config.token else None,
+        "headers": {"User-Agent": user_agent(), "Accept": "application/json"},
+        "timeout": httpx.Timeout(
+            connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
+        ),
+        "follow_redirects": False,
+    }
+
+
+def stream_timeout(config: ClientConfig) -> httpx.Timeout:
+    """Timeouts for the event stream: a read waits up to ``stream_idle`` for the next event or heartbeat."""
+    timeouts = config.timeouts
+    return httpx.Timeout(
+        connect=timeouts.connect, read=timeouts.stream_idle, write=timeouts.write, pool=timeouts.pool
+    )
+
+
+def request_args(operation: Operation[Any]) -> dict[str, Any]:
+    """Arguments for ``client.build_request`` (paths are relative to the API root)."""
+    args: dict[str, Any] = {"method": operation.method, "url": operation.path.lstrip("/")}
+    if operation.params:
+        args["params"] = list(operation.params)
+    if operation.body is not None:
+        args["content"] = operation.body.encode()
+        args["headers"] = {"Content-Type": "application/json"}
+    return args
+
+
+def error_from_response(label: str, response: httpx.Response) -> RenderError:
+    """The exception for a non-2xx answer whose body has been read; works for any body, JSON or not."""
+    status = response.status_code
+    body: Any
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = response.text
+    message, error_id = None, None
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error")
+        error_id = body.get("id")
+    if not isinstance(message, str) or not message:
+        snippet = body.strip()[:200] if isinstance(body, str) else ""
+        message = snippet or response.reason_phrase or "no message"
+    text = f"{label} failed with HTTP {status}: {message}"
+    if isinstance(error_id, str) and error_id:
+        text += f" (error id {error_id})"
+    else:
+        error_id = None
+    fields: dict[str, Any] = {"status_code": status, "error_id": error_id, "body": body}
+    if status == 429:
+        return RateLimitError(text, retry_after=retry_after(response), **fields)
+    if status in _STATUS_ERRORS:
+        return _STATUS_ERRORS[status](text, **fields)
+    if 400 <= status < 500:
+        return ClientError(text, **fields)
+    if status >= 500:
+        return ServerError(text, **fields)
+    return RenderError(f"{label} got an unexpected HTTP {status}", **fields)
+
+
+def error_from_transport(label: str, exc: httpx.HTTPError) -> RenderError:
+    """The exception for a request that got no (complete) HTTP answer."""
+    if isinstance(exc, httpx.TimeoutException):
+        return TimeoutError(f"{label} timed out ({type(exc).__name__})")
+    if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError)):
+        return ServerError(f"{label} failed: could not reach the API ({type(exc).__name__}: {exc})")
+    return RenderError(f"{label} failed: {type(exc).__name__}: {exc}")
+
+
+def parse_success(operation: Operation[Any], response: httpx.Response) -> Any:
+    """Decode a 2xx body and run the operation's parser; a malformed body is a RenderError, not a crash."""
+    if not response.content:
+        data = None
+    else:
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RenderError(
+                f"{operation.label}: the API answered HTTP {response.status_code} with a non-JSON body",
+                status_code=response.status_code,
+                body=response.text[:2000],
+            ) from exc
+    try:
+        return operation.parse(data)
+    except ResponseFormatError as exc:
+        raise RenderError(
+            f"{operation.label}: unexpected response body: {exc}",
+            status_code=response.status_code,
+            body=data,
+        ) from exc
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The ``Retry-After`` header in seconds (delta-seconds or an HTTP date), or None."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def backoff(attempt: int) -> float:
+    """Capped exponential backoff with jitter for retry number ``attempt`` (0-based)."""
+    delay: float = min(MAX_DELAY, INITIAL_DELAY * 2**attempt)
+    # Jitter spreads the retries of many clients that failed at the same moment.
+    return delay * (0.75 + random.random() * 0.25)
+
+
+def retry_delay(
+    operation: Operation[Any],
+    attempt: int,
+    error: RenderError,
+    cause: BaseException | None,
+    max_retries: int,
+    hint: float | None = None,
+) -> float | None:
+    """Seconds to wait before retrying ``operation`` after ``error``, or None to give up and raise it.
+
+    Args:
+        operation: The request that failed.
+        attempt: How many retries were already made.
+        error: The mapped error.
+        cause: The httpx exception when there was no HTTP answer, else None.
+        max_retries: The client's retry budget.
+        hint: The answer's ``Retry-After`` in seconds, if it had one.
+
+    A request that creates a run is retried only when it provably created nothing: the connection never
+    carried it, or the API answered 429 or 503.
+    """
+    if attempt >= max_retries:
+        return None
+    status = error.status_code
+    if status is not None:
+        retryable = status in (_NOT_CREATED_STATUS if operation.creates_run else _RETRYABLE_STATUS)
+    elif operation.creates_run:
+        retryable = isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+    else:
+        retryable = isinstance(cause, httpx.TransportError) and not isinstance(
+            cause, (httpx.UnsupportedProtocol, httpx.ProxyError)
+        )
+    if not retryable:
+        return None
+    if hint is not None:
+        return hint if hint <= MAX_RETRY_AFTER else None
+    return backoff(attempt)

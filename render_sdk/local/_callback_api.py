@@ -1,0 +1,139 @@
+"""The worker callback API of one attempt (``openapi/callback-api.yaml``), served on that attempt's socket.
+
+Bodies are parsed into and produced from the generated dataclasses in ``render_sdk_callback_api.models``.
+Permanent subtask errors get 4xx ``{"message"}`` (never 500, which the official SDK retries for five minutes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from render_sdk_callback_api.models import (
+    CallbackRequest,
+    RunSubtaskRequest,
+    RunSubtaskResponse,
+    SubtaskResultRequest,
+    SubtaskResultResponse,
+    TaskComplete,
+    TaskError,
+    TaskInput,
+)
+
+from render_sdk._wire import WireError, decode_payload, encode_payload, from_wire, to_wire
+from render_sdk.local._socket_server import HttpError, Reply
+from render_sdk.local._state import RunStates
+from render_sdk.local._store import Store
+
+__all__ = ["AttemptEndpoint", "SubtaskStarter"]
+
+
+class SubtaskStarter(Protocol):
+    """Starts a subtask run on behalf of a running attempt (the orchestrator)."""
+
+    def start_subtask(self, parent_id: str, parent_attempt: int, request: RunSubtaskRequest) -> str: ...
+
+
+class AttemptEndpoint:
+    """Answers the callback API for attempt ``attempt`` of run ``run_id``.
+
+    ``outcome`` resolves once the worker has reported its result (whether or not the run accepted it).
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        attempt: int,
+        store: Store,
+        states: RunStates,
+        subtasks: SubtaskStarter,
+        on_retry: Callable[[str, float], None],
+    ) -> None:
+        self.run_id = run_id
+        self.attempt = attempt
+        self._store = store
+        self._states = states
+        self._subtasks = subtasks
+        self._on_retry = on_retry
+        self.outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def __call__(self, method: str, path: str, body: bytes) -> Reply:
+        route = (method, path.split("?", 1)[0])
+        if route == ("GET", "/input"):
+            return self._input()
+        if route == ("POST", "/callback"):
+            return self._callback(_parse(CallbackRequest, body))
+        if route == ("POST", "/run-subtask"):
+            return self._run_subtask(_parse(RunSubtaskRequest, body))
+        if route == ("POST", "/get-subtask-result"):
+            return self._subtask_result(_parse(SubtaskResultRequest, body))
+        if route == ("POST", "/register-tasks"):
+            raise HttpError(
+                409, "this process was started to run a task (RENDER_SDK_MODE=run), not to register"
+            )
+        raise HttpError(404, f"{method} {path} is not part of the callback API")
+
+    def _input(self) -> Reply:
+        run = self._store.get_run(self.run_id)
+        if run is None:
+            raise HttpError(404, f"task run {self.run_id} not found")
+        return Reply(200, to_wire(TaskInput(task_name=run.task_name, input=encode_payload(run.input))))
+
+    def _callback(self, request: CallbackRequest) -> Reply:
+        if (request.complete is None) == (request.error is None):
+            raise HttpError(400, "body must have exactly one of complete or error")
+        if request.complete is not None:
+            try:
+                results = decode_payload(request.complete.output, "complete.output")
+            except WireError as exc:
+                raise HttpError(400, str(exc)) from exc
+            # The output is the task's results array; an empty output means the task returned nothing.
+            if results is None:
+                results = []
+            elif not isinstance(results, list):
+                results = [results]
+            self._states.complete_attempt(self.run_id, self.attempt, results)
+        else:
+            assert request.error is not None
+            details = request.error.details
+            if request.error.stack_trace:
+                details = f"{details}\n{request.error.stack_trace}"
+            retry = self._states.fail_attempt(self.run_id, self.attempt, details)
+            if retry is not None:
+                self._on_retry(retry.run_id, retry.delay)
+        if not self.outcome.done():
+            self.outcome.set_result(None)
+        return Reply(200)
+
+    def _run_subtask(self, request: RunSubtaskRequest) -> Reply:
+        task_run_id = self._subtasks.start_subtask(self.run_id, self.attempt, request)
+        return Reply(200, to_wire(RunSubtaskResponse(task_run_id=task_run_id)))
+
+    def _subtask_result(self, request: SubtaskResultRequest) -> Reply:
+        run = self._store.get_run(request.task_run_id)
+        if run is None:
+            raise HttpError(404, f"task run {request.task_run_id} not found")
+        if run.status == "completed":
+            output = encode_payload(run.results if run.results is not None else [])
+            response = SubtaskResultResponse(still_running=False, complete=TaskComplete(output=output))
+        elif run.status == "failed":
+            response = SubtaskResultResponse(
+                still_running=False, error=TaskError(details=run.error or f"task run {run.id} failed")
+            )
+        elif run.status == "canceled":
+            response = SubtaskResultResponse(
+                still_running=False,
+                error=TaskError(details=f"task run {run.id} ({run.task_name}) was canceled"),
+            )
+        else:  # pending (queued or waiting for a retry) or running
+            response = SubtaskResultResponse(still_running=True)
+        return Reply(200, to_wire(response))
+
+
+def _parse(model: type[Any], body: bytes) -> Any:
+    try:
+        return from_wire(model, json.loads(body or b"null"), "body")
+    except (ValueError, WireError) as exc:
+        raise HttpError(400, f"malformed {model.__name__}: {exc}") from exc

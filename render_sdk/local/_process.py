@@ -1,0 +1,138 @@
+"""Worker processes: start the worker command in its own process group, capture its output line by line, and
+stop the whole group (SIGTERM, a grace period, then SIGKILL) so nothing it started is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+__all__ = ["WorkerProcess"]
+
+GRACE_SECONDS = 2.0
+_LINE_LIMIT = 1 << 20
+_STDERR_TAIL = 20
+
+LineSink = Callable[[str, str], None]
+"""Called with (stream, line) for every line the process prints; stream is "stdout" or "stderr"."""
+
+
+class WorkerProcess:
+    """One run of the worker command, leader of its own process group."""
+
+    def __init__(self, process: asyncio.subprocess.Process, on_line: LineSink) -> None:
+        self._process = process
+        self.pid = process.pid
+        self._on_line = on_line
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL)
+        assert process.stdout is not None and process.stderr is not None
+        self._readers = [
+            asyncio.ensure_future(self._pump(process.stdout, "stdout")),
+            asyncio.ensure_future(self._pump(process.stderr, "stderr")),
+        ]
+
+    @classmethod
+    async def start(
+        cls, command: Sequence[str], env: Mapping[str, str], cwd: Path | None, on_line: LineSink
+    ) -> WorkerProcess:
+        """Start ``command`` (no shell) in a new session, so signals can reach everything it starts.
+
+        Raises:
+            OSError: The command could not be started (not found, not executable).
+        """
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=dict(env),
+            cwd=cwd,
+            start_new_session=True,
+            limit=_LINE_LIMIT,
+        )
+        return cls(process, on_line)
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once the process has exited (negative: killed by that signal)."""
+        return self._process.returncode
+
+    async def wait_exit(self) -> int:
+        """Wait for the leader process to exit (processes it started may still hold its output open)."""
+        return await self._process.wait()
+
+    async def stop(self, grace: float = GRACE_SECONDS) -> None:
+        """Let the leader exit on its own for ``grace`` seconds, then stop the whole group.
+
+        Used after a result, so a worker can finish flushing before it is asked to stop, and so helpers it started
+        (a shell wrapper's children, worker pools) do not outlive it.
+        """
+        if self._process.returncode is None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._process.wait()), grace)
+            except asyncio.TimeoutError:
+                pass
+        await self.kill(grace)
+
+    async def kill(self, grace: float = GRACE_SECONDS) -> None:
+        """Stop the process group now: SIGTERM, up to ``grace`` seconds, then SIGKILL; then reap the leader and
+        read its output to the end."""
+        _signal_group(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while _group_alive(self.pid) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if _group_alive(self.pid):
+            _signal_group(self.pid, signal.SIGKILL)
+        await self._process.wait()
+        # A process that left the group (setsid) may hold the pipes open forever; do not wait for it.
+        _, unfinished = await asyncio.wait(self._readers, timeout=grace)
+        for reader in unfinished:
+            reader.cancel()
+
+    async def _pump(self, stream: asyncio.StreamReader, name: str) -> None:
+        while True:
+            try:
+                raw = await stream.readline()
+            except ValueError:  # a line longer than the limit: take what is buffered as one record
+                raw = await stream.read(_LINE_LIMIT)
+            if not raw:
+                return
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if name == "stderr":
+                self.stderr_tail.append(line)
+            self._on_line(name, line)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running (zombies waiting to be reaped do not count)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the parenthesised command name: state, ppid, pgrp, ...
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False

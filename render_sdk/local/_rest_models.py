@@ -1,0 +1,156 @@
+"""Store records as the generated REST models (``render_sdk_public_api.models``), so responses match the spec.
+
+The attempt index (``attempt``), the attempt's ``taskRunId`` and a subtask's ``parentTaskAttempt`` are not in
+Render's published description that ``openapi/`` follows, but current clients require ``attempt``; they travel
+as additional properties of the generated models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from render_sdk_public_api.models import (
+    BuildConfig,
+    Region,
+    Runtime,
+    Task,
+    TaskAttempt,
+    TaskAttemptDetails,
+    TaskDataType1,
+    TaskRun,
+    TaskRunDetails,
+    TaskRunStatus,
+    Workflow,
+    WorkflowVersion,
+    WorkflowVersionStatus,
+)
+from render_sdk_public_api.types import UNSET
+
+from render_sdk.local._store import AttemptRecord, RunRecord, TaskRecord, VersionRecord, WorkflowRecord
+
+__all__ = [
+    "task_model",
+    "task_run_details_model",
+    "task_run_model",
+    "workflow_model",
+    "workflow_version_model",
+]
+
+LOCAL_OWNER_ID = "local"
+
+
+def task_model(task: TaskRecord) -> Task:
+    """A registered task."""
+    return Task(
+        id=task.id,
+        name=task.name,
+        created_at=task.created_at,
+        workflow_id=task.workflow_id,
+        workflow_version_id=task.workflow_version_id,
+    )
+
+
+def task_run_model(run: RunRecord, attempts: list[AttemptRecord]) -> TaskRun:
+    """A run as returned by create and list."""
+    model = TaskRun(
+        id=run.id,
+        task_id=run.task_id,
+        status=TaskRunStatus(run.status),
+        parent_task_run_id=run.parent_id or "",
+        root_task_run_id=run.root_id,
+        retries=_retries(attempts),
+        attempts=[_attempt(attempt) for attempt in attempts],
+        started_at=run.started_at or UNSET,
+        completed_at=run.completed_at or UNSET,
+    )
+    if run.parent_attempt is not None:
+        model.additional_properties["parentTaskAttempt"] = run.parent_attempt
+    return model
+
+
+def task_run_details_model(run: RunRecord, attempts: list[AttemptRecord]) -> TaskRunDetails:
+    """A run with its input, results and attempts' outcomes: the get response and the SSE payload."""
+    model = TaskRunDetails(
+        id=run.id,
+        task_id=run.task_id,
+        status=TaskRunStatus(run.status),
+        results=run.results if run.results is not None else [],
+        input_=_task_data(run.input),
+        parent_task_run_id=run.parent_id or "",
+        root_task_run_id=run.root_id,
+        retries=_retries(attempts),
+        attempts=[_attempt_details(attempt) for attempt in attempts],
+        error=run.error if run.error is not None else UNSET,
+        started_at=run.started_at or UNSET,
+        completed_at=run.completed_at or UNSET,
+    )
+    if run.parent_attempt is not None:
+        model.additional_properties["parentTaskAttempt"] = run.parent_attempt
+    return model
+
+
+def workflow_model(workflow: WorkflowRecord) -> Workflow:
+    """The local workflow, described as a Render workflow service."""
+    return Workflow(
+        id=workflow.id,
+        name=workflow.slug,
+        owner_id=LOCAL_OWNER_ID,
+        created_at=workflow.created_at,
+        updated_at=workflow.updated_at,
+        build_config=BuildConfig(build_command="", repo="", runtime=_runtime(workflow.run_command)),
+        run_command=workflow.run_command,
+        region=Region.OREGON,
+        slug=workflow.slug,
+    )
+
+
+def workflow_version_model(version: VersionRecord) -> WorkflowVersion:
+    """One registration of the worker's tasks."""
+    return WorkflowVersion(
+        id=version.id,
+        workflow_id=version.workflow_id,
+        name=version.name,
+        created_at=version.created_at,
+        status=WorkflowVersionStatus(version.status),
+    )
+
+
+def _retries(attempts: list[AttemptRecord]) -> int:
+    return max(0, len(attempts) - 1)
+
+
+def _attempt(attempt: AttemptRecord) -> TaskAttempt:
+    model = TaskAttempt(
+        status=TaskRunStatus(attempt.status),
+        started_at=attempt.started_at,
+        enqueued_at=attempt.enqueued_at,
+        completed_at=attempt.completed_at or UNSET,
+    )
+    model.additional_properties.update({"attempt": attempt.attempt, "taskRunId": attempt.run_id})
+    return model
+
+
+def _attempt_details(attempt: AttemptRecord) -> TaskAttemptDetails:
+    model = TaskAttemptDetails(
+        status=TaskRunStatus(attempt.status),
+        started_at=attempt.started_at,
+        enqueued_at=attempt.enqueued_at,
+        completed_at=attempt.completed_at or UNSET,
+        error=attempt.error if attempt.error is not None else UNSET,
+        results=attempt.results if attempt.results is not None else UNSET,
+    )
+    model.additional_properties.update({"attempt": attempt.attempt, "taskRunId": attempt.run_id})
+    return model
+
+
+def _task_data(value: Any) -> list[Any] | TaskDataType1:
+    if isinstance(value, list):
+        return value
+    return TaskDataType1.from_dict(value)
+
+
+def _runtime(run_command: str) -> Runtime:
+    for runtime in Runtime:
+        if runtime.value in run_command:
+            return runtime
+    return Runtime.PYTHON

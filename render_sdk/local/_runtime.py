@@ -1,0 +1,322 @@
+"""The local runtime: Render's REST API, event stream and task runs on one machine.
+
+Startup: open the store, register the worker's tasks (once, then again whenever a source file changes), resume
+what a previous server left unfinished, and serve the API with uvicorn on one port. Shutdown (Ctrl-C or
+SIGTERM): stop every running attempt and record it, then stop serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import shutil
+import signal
+import socket
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from render_sdk_callback_api.models import TaskDefinition
+
+from render_sdk._json import dumps
+from render_sdk._wire import to_wire
+from render_sdk.local._api import build_app
+from render_sdk.local._events import EventBus
+from render_sdk.local._ids import new_id
+from render_sdk.local._orchestrator import Orchestrator
+from render_sdk.local._registration import RegistrationError, register_tasks
+from render_sdk.local._state import RunStates
+from render_sdk.local._store import Store, TaskRecord, VersionRecord, WorkflowRecord, now
+from render_sdk.local._worker_command import WorkerCommand
+
+__all__ = ["DevOptions", "LocalRuntime", "PortInUseError", "default_max_concurrency"]
+
+WATCH_INTERVAL_SECONDS = 1.0
+_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "venv", "site-packages", "build", "dist"})
+
+
+def default_max_concurrency() -> int:
+    """Worker processes mostly wait on I/O or on their subtasks, so allow a few per core."""
+    return max(8, 4 * (os.cpu_count() or 1))
+
+
+class PortInUseError(OSError):
+    """The port the API should listen on is taken."""
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    """How to run the local runtime.
+
+    Attributes:
+        command: The worker command.
+        host: Interface to listen on.
+        port: Port to listen on; 0 picks a free one.
+        db_path: The SQLite file; None keeps runs in memory only.
+        max_concurrency: The most worker processes alive at once; further runs wait, pending.
+        workflow_slug: The local workflow's slug (any slug in a task identifier is accepted anyway).
+        verbose: Echo every line workers print.
+        watch: Register again when a source file under the working directory changes.
+    """
+
+    command: WorkerCommand
+    host: str = "127.0.0.1"
+    port: int = 8120
+    db_path: Path | None = None
+    max_concurrency: int = 8
+    workflow_slug: str = "workflow"
+    verbose: bool = False
+    watch: bool = True
+
+
+class LocalRuntime:
+    """Serves the options' worker until :meth:`stop` or a SIGINT/SIGTERM.
+
+    Args:
+        options: What to run and where.
+        echo: Prints a line for the user (the banner and status lines).
+    """
+
+    def __init__(self, options: DevOptions, echo: Callable[[str], None] = print) -> None:
+        self.options = options
+        self._echo = echo
+        self._stop = asyncio.Event()
+        self.url: str | None = None
+
+    def stop(self) -> None:
+        """Ask the runtime to shut down."""
+        self._stop.set()
+
+    async def serve(self, on_ready: Callable[[str], None] | None = None) -> None:
+        """Run until stopped; ``on_ready`` gets the base URL once the API accepts requests.
+
+        Raises:
+            PortInUseError: The port is taken.
+        """
+        options = self.options
+        listener = _bind(options.host, options.port)
+        host, port = listener.getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        socket_dir = Path(tempfile.mkdtemp(prefix="render-sdk-"))
+        os.chmod(socket_dir, 0o700)
+        store = Store(options.db_path)
+        try:
+            await self._serve(store, listener, socket_dir, on_ready)
+        finally:
+            store.close()
+            listener.close()
+            shutil.rmtree(socket_dir, ignore_errors=True)
+
+    async def _serve(
+        self,
+        store: Store,
+        listener: socket.socket,
+        socket_dir: Path,
+        on_ready: Callable[[str], None] | None,
+    ) -> None:
+        options = self.options
+        assert self.url is not None
+        bus = EventBus()
+        states = RunStates(store, bus)
+        orchestrator = Orchestrator(
+            store, states, options.command, socket_dir, options.max_concurrency, self._echo, options.verbose
+        )
+        workflow = self._workflow(store)
+        registration_error = await self._register(store, workflow, socket_dir)
+        orchestrator.resume()
+
+        config = uvicorn.Config(
+            build_app(store, orchestrator, bus),
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        server = _Server(config)
+        server_task = asyncio.ensure_future(server.serve(sockets=[listener]))
+        watcher = asyncio.ensure_future(self._watch(store, workflow, socket_dir)) if options.watch else None
+        loop = asyncio.get_running_loop()
+        with _signals(loop, self.stop):
+            while not server.started and not server_task.done():
+                await asyncio.sleep(0.01)
+            if server_task.done():
+                server_task.result()
+                return
+            self._banner(store, workflow, registration_error)
+            if on_ready is not None:
+                on_ready(self.url)
+            stopped = asyncio.ensure_future(self._stop.wait())
+            await asyncio.wait({stopped, server_task}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            self._echo("Stopping: ending running attempts...")
+            if watcher is not None:
+                watcher.cancel()
+            await orchestrator.shutdown()
+            server.should_exit = True
+            await server_task
+        self._echo("Stopped.")
+
+    # ---- workflow and registration ------------------------------------------------------------------------
+
+    def _workflow(self, store: Store) -> WorkflowRecord:
+        existing = store.get_workflow()
+        moment = now()
+        workflow = WorkflowRecord(
+            id=existing.id if existing else new_id("wfl"),
+            slug=self.options.workflow_slug,
+            run_command=self.options.command.describe(),
+            created_at=existing.created_at if existing else moment,
+            updated_at=moment,
+        )
+        store.put_workflow(workflow)
+        return workflow
+
+    async def _register(self, store: Store, workflow: WorkflowRecord, socket_dir: Path) -> str | None:
+        """Register the worker's tasks as a new version; on failure keep the previous tasks and return the error."""
+        version = VersionRecord(
+            id=new_id("wfv"),
+            workflow_id=workflow.id,
+            name=f"local-{store.count_versions() + 1}",
+            status="ready",
+            created_at=now(),
+        )
+        try:
+            tasks = await register_tasks(self.options.command, socket_dir)
+        except RegistrationError as exc:
+            store.add_version(VersionRecord(**{**version.__dict__, "status": "registration_failed"}))
+            return str(exc)
+        with store.transaction():
+            store.add_version(version)
+            for definition in tasks:
+                _store_task(store, workflow, version, definition)
+            store.deactivate_tasks_except(definition.name for definition in tasks)
+        return None
+
+    async def _watch(self, store: Store, workflow: WorkflowRecord, socket_dir: Path) -> None:
+        root = self.options.command.cwd
+        snapshot = _source_snapshot(root)
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL_SECONDS)
+            current = _source_snapshot(root)
+            if current == snapshot:
+                continue
+            snapshot = current
+            self._echo("Source changed: registering tasks again...")
+            error = await self._register(store, workflow, socket_dir)
+            if error is None:
+                names = ", ".join(task.name for task in store.list_tasks(active_only=True))
+                self._echo(f"Registered tasks: {names}")
+            else:
+                self._echo(f"Registration failed; keeping the previous tasks.\n{error}")
+
+    def _banner(self, store: Store, workflow: WorkflowRecord, registration_error: str | None) -> None:
+        options = self.options
+        tasks = store.list_tasks(active_only=True)
+        persisted = (
+            f"persisted in {options.db_path} (they survive restarts)"
+            if options.db_path is not None
+            else "kept in memory (lost when this server stops)"
+        )
+        lines = [
+            "Render Workflows local runtime",
+            f"  API:         {self.url}/v1  (Render's REST API and task-run events)",
+            f"  Worker:      {options.command.describe()}",
+            f"  Runs:        {persisted}",
+            f"  Concurrency: up to {options.max_concurrency} worker processes",
+            f"  Tasks:       {', '.join(task.name for task in tasks) or 'none'}",
+        ]
+        if registration_error is not None:
+            lines.append(f"  Registration failed{'; using the tasks registered before' if tasks else ''}:")
+            lines.extend(f"    {line}" for line in registration_error.splitlines())
+        example = tasks[0].name if tasks else "my_task"
+        env = (
+            "RENDER_USE_LOCAL_DEV=true"
+            if self.url == "http://127.0.0.1:8120"
+            else f"RENDER_LOCAL_DEV_URL={self.url}"
+        )
+        body = dumps({"task": f"{workflow.slug}/{example}", "input": []})
+        lines += [
+            "  Trigger a run:",
+            f"    {env} python your_client.py      # Render() / RenderSync() talk to this server",
+            f"    curl -X POST {self.url}/v1/task-runs -H 'Content-Type: application/json' -d '{body}'",
+            f"Ready at {self.url}",
+        ]
+        self._echo("\n".join(lines))
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the runtime stops its workers first, then the server."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.contextmanager
+def _signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> Iterator[None]:
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop)
+            installed.append(signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(
+                exc.errno,
+                f"port {port} on {host} is already in use (another `render-workflows dev`?); "
+                "stop it or pick another port with --port",
+            ) from exc
+        raise
+    listener.listen(2048)
+    listener.setblocking(False)
+    return listener
+
+
+def _store_task(
+    store: Store, workflow: WorkflowRecord, version: VersionRecord, definition: TaskDefinition
+) -> None:
+    existing = store.get_task_by_name(definition.name)
+    store.upsert_task(
+        TaskRecord(
+            seq=0,
+            id=existing.id if existing else new_id("tsk"),
+            name=definition.name,
+            workflow_id=workflow.id,
+            workflow_version_id=version.id,
+            definition=to_wire(definition),
+            active=True,
+            created_at=existing.created_at if existing else version.created_at,
+        )
+    )
+
+
+def _source_snapshot(root: Path) -> dict[str, float]:
+    """Modification times of the Python sources under ``root`` (hidden and environment folders skipped)."""
+    snapshot: dict[str, float] = {}
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = [name for name in subdirs if not name.startswith(".") and name not in _SKIPPED_DIRS]
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(directory, name)
+                with contextlib.suppress(OSError):
+                    snapshot[path] = os.stat(path).st_mtime
+    return snapshot

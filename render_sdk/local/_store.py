@@ -1,0 +1,638 @@
+"""The local runtime's SQLite store: workflow, versions, tasks, runs, attempts and logs.
+
+One connection, used from the event loop's thread; every query is small and indexed, so calling it directly from
+coroutines costs well under a millisecond. WAL mode keeps readers and the writer out of each other's way, and a
+committed transaction survives the server being killed, so a run is durable before its 202 goes out.
+
+Only ``render_sdk.local._state`` changes a run's status; this module offers the reads and the raw writes it uses.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from render_sdk._json import dumps
+
+__all__ = [
+    "AttemptRecord",
+    "LogRecord",
+    "RunRecord",
+    "Store",
+    "TaskRecord",
+    "VersionRecord",
+    "WorkflowRecord",
+    "from_timestamp",
+    "now",
+    "timestamp",
+]
+
+SCHEMA_VERSION = 1
+
+# Each entry upgrades the schema from its index to index + 1; PRAGMA user_version records how far a file got.
+_MIGRATIONS: Sequence[str] = (
+    """
+    CREATE TABLE workflow (
+        id TEXT PRIMARY KEY,
+        slug TEXT NOT NULL,
+        run_command TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE workflow_versions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        workflow_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE tasks (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL UNIQUE,
+        workflow_id TEXT NOT NULL,
+        workflow_version_id TEXT NOT NULL,
+        definition_json TEXT NOT NULL,
+        active INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE task_runs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        task_id TEXT NOT NULL,
+        task_name TEXT NOT NULL,
+        workflow_id TEXT NOT NULL,
+        workflow_version_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        input_json TEXT NOT NULL,
+        results_json TEXT,
+        error TEXT,
+        parent_id TEXT,
+        parent_attempt INTEGER,
+        root_id TEXT NOT NULL,
+        max_retries INTEGER NOT NULL,
+        wait_duration_ms INTEGER NOT NULL,
+        backoff_factor REAL NOT NULL,
+        timeout_seconds INTEGER,
+        created_at TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        started_at TEXT,
+        completed_at TEXT,
+        next_attempt_at TEXT,
+        terminal_seq INTEGER UNIQUE,
+        idempotency_key TEXT,
+        idempotency_created_at TEXT
+    );
+    CREATE INDEX task_runs_by_root ON task_runs (root_id, seq);
+    CREATE INDEX task_runs_by_parent ON task_runs (parent_id, seq);
+    CREATE INDEX task_runs_by_task ON task_runs (task_id, seq);
+    CREATE INDEX task_runs_by_status ON task_runs (status);
+    CREATE UNIQUE INDEX task_runs_by_idempotency
+        ON task_runs (parent_id, idempotency_key, idempotency_created_at)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE TABLE attempts (
+        run_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        enqueued_at TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        completed_at TEXT,
+        error TEXT,
+        results_json TEXT,
+        PRIMARY KEY (run_id, attempt)
+    );
+    CREATE TABLE logs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        stream TEXT NOT NULL,
+        timestamp TEXT NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE INDEX logs_by_run ON logs (run_id, seq);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO counters (name, value) VALUES ('event_seq', 0);
+    """,
+)
+
+
+def now() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def timestamp(moment: datetime) -> str:
+    """Fixed-width ISO 8601 text, so stored timestamps sort as strings."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def from_timestamp(text: str | None) -> datetime | None:
+    """Parse a timestamp written by :func:`timestamp`."""
+    return None if text is None else datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class WorkflowRecord:
+    """The one local workflow."""
+
+    id: str
+    slug: str
+    run_command: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One registration of the worker's tasks."""
+
+    id: str
+    workflow_id: str
+    name: str
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """A registered task; ``definition`` is the worker's TaskDefinition as sent (snake_case JSON)."""
+
+    seq: int
+    id: str
+    name: str
+    workflow_id: str
+    workflow_version_id: str
+    definition: dict[str, Any]
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A task run as stored."""
+
+    seq: int
+    id: str
+    task_id: str
+    task_name: str
+    workflow_id: str
+    workflow_version_id: str
+    status: str
+    input: Any
+    results: list[Any] | None
+    error: str | None
+    parent_id: str | None
+    parent_attempt: int | None
+    root_id: str
+    max_retries: int
+    wait_duration_ms: int
+    backoff_factor: float
+    timeout_seconds: int | None
+    created_at: datetime
+    queued_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    next_attempt_at: datetime | None
+    terminal_seq: int | None
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt of a run (0-indexed)."""
+
+    run_id: str
+    attempt: int
+    status: str
+    enqueued_at: datetime
+    started_at: datetime
+    completed_at: datetime | None
+    error: str | None
+    results: list[Any] | None
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One line a worker printed."""
+
+    seq: int
+    run_id: str
+    attempt: int
+    stream: str
+    timestamp: datetime
+    message: str
+
+
+class Store:
+    """SQLite persistence for the local runtime.
+
+    Args:
+        path: The database file, created with its parent directory if needed; None keeps everything in memory.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(
+            ":memory:" if path is None else str(path), isolation_level=None, check_same_thread=False
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout = 5000")
+        if path is not None:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            # With WAL, NORMAL keeps every commit across a crash of this process; only power loss can drop the tail.
+            self._db.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} was written by a newer render_sdk (schema {version}, this one knows {SCHEMA_VERSION})"
+            )
+        for index in range(version, SCHEMA_VERSION):
+            self._db.executescript(f"BEGIN; {_MIGRATIONS[index]}; PRAGMA user_version = {index + 1}; COMMIT;")
+
+    def transaction(self) -> _Transaction:
+        """A context manager grouping writes into one atomic commit."""
+        return _Transaction(self._db)
+
+    # ---- workflow, versions, tasks ---------------------------------------------------------------------------
+
+    def get_workflow(self) -> WorkflowRecord | None:
+        row = self._db.execute("SELECT * FROM workflow LIMIT 1").fetchone()
+        if row is None:
+            return None
+        return WorkflowRecord(
+            id=row["id"],
+            slug=row["slug"],
+            run_command=row["run_command"],
+            created_at=_dt(row["created_at"]),
+            updated_at=_dt(row["updated_at"]),
+        )
+
+    def put_workflow(self, workflow: WorkflowRecord) -> None:
+        self._db.execute(
+            "INSERT INTO workflow (id, slug, run_command, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, run_command = excluded.run_command, "
+            "updated_at = excluded.updated_at",
+            (
+                workflow.id,
+                workflow.slug,
+                workflow.run_command,
+                timestamp(workflow.created_at),
+                timestamp(workflow.updated_at),
+            ),
+        )
+
+    def add_version(self, version: VersionRecord) -> None:
+        self._db.execute(
+            "INSERT INTO workflow_versions (id, workflow_id, name, status, created_at) VALUES (?, ?, ?, ?, ?)",
+            (version.id, version.workflow_id, version.name, version.status, timestamp(version.created_at)),
+        )
+
+    def list_versions(self, after_id: str | None, limit: int) -> list[VersionRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM workflow_versions WHERE seq > ? ORDER BY seq LIMIT ?",
+            (self._seq_of("workflow_versions", after_id), limit),
+        ).fetchall()
+        return [_version(row) for row in rows]
+
+    def get_version(self, version_id: str) -> VersionRecord | None:
+        row = self._db.execute("SELECT * FROM workflow_versions WHERE id = ?", (version_id,)).fetchone()
+        return None if row is None else _version(row)
+
+    def count_versions(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM workflow_versions").fetchone()[0])
+
+    def upsert_task(self, task: TaskRecord) -> None:
+        self._db.execute(
+            "INSERT INTO tasks (id, name, workflow_id, workflow_version_id, definition_json, active, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+            "workflow_version_id = excluded.workflow_version_id, definition_json = excluded.definition_json, "
+            "active = excluded.active",
+            (
+                task.id,
+                task.name,
+                task.workflow_id,
+                task.workflow_version_id,
+                dumps(task.definition),
+                int(task.active),
+                timestamp(task.created_at),
+            ),
+        )
+
+    def deactivate_tasks_except(self, names: Iterable[str]) -> None:
+        keep = list(names)
+        marks = ",".join("?" * len(keep))
+        self._db.execute(f"UPDATE tasks SET active = 0 WHERE name NOT IN ({marks})", keep)
+
+    def get_task_by_name(self, name: str) -> TaskRecord | None:
+        row = self._db.execute("SELECT * FROM tasks WHERE name = ?", (name,)).fetchone()
+        return None if row is None else _task(row)
+
+    def get_task(self, task_id: str) -> TaskRecord | None:
+        row = self._db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        return None if row is None else _task(row)
+
+    def list_tasks(self, active_only: bool, after_id: str | None = None, limit: int = -1) -> list[TaskRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM tasks WHERE seq > ? AND (active = 1 OR ? = 0) ORDER BY seq LIMIT ?",
+            (self._seq_of("tasks", after_id), int(active_only), limit),
+        ).fetchall()
+        return [_task(row) for row in rows]
+
+    # ---- runs ------------------------------------------------------------------------------------------------
+
+    def insert_run(self, run: RunRecord, idempotency: tuple[str, str] | None) -> RunRecord:
+        cursor = self._db.execute(
+            "INSERT INTO task_runs (id, task_id, task_name, workflow_id, workflow_version_id, status, input_json, "
+            "parent_id, parent_attempt, root_id, max_retries, wait_duration_ms, backoff_factor, timeout_seconds, "
+            "created_at, queued_at, idempotency_key, idempotency_created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run.id,
+                run.task_id,
+                run.task_name,
+                run.workflow_id,
+                run.workflow_version_id,
+                run.status,
+                dumps(run.input),
+                run.parent_id,
+                run.parent_attempt,
+                run.root_id,
+                run.max_retries,
+                run.wait_duration_ms,
+                run.backoff_factor,
+                run.timeout_seconds,
+                timestamp(run.created_at),
+                timestamp(run.queued_at),
+                *(idempotency or (None, None)),
+            ),
+        )
+        return replace(run, seq=int(cursor.lastrowid or 0))
+
+    def find_idempotent_run(self, parent_id: str, key: str, created_at: str) -> RunRecord | None:
+        row = self._db.execute(
+            "SELECT * FROM task_runs WHERE parent_id = ? AND idempotency_key = ? AND idempotency_created_at = ?",
+            (parent_id, key, created_at),
+        ).fetchone()
+        return None if row is None else _run(row)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        row = self._db.execute("SELECT * FROM task_runs WHERE id = ?", (run_id,)).fetchone()
+        return None if row is None else _run(row)
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Write the given columns of one run; datetimes and JSON values are encoded here."""
+        columns = []
+        values: list[Any] = []
+        for name, value in fields.items():
+            columns.append(f"{name} = ?")
+            values.append(_encode(name, value))
+        self._db.execute(f"UPDATE task_runs SET {', '.join(columns)} WHERE id = ?", (*values, run_id))
+
+    def next_event_seq(self) -> int:
+        row = self._db.execute(
+            "UPDATE counters SET value = value + 1 WHERE name = 'event_seq' RETURNING value"
+        ).fetchone()
+        return int(row[0])
+
+    def list_runs(
+        self,
+        after_id: str | None,
+        limit: int,
+        task_ids: Sequence[str] = (),
+        root_ids: Sequence[str] = (),
+        workflow_ids: Sequence[str] = (),
+        version_ids: Sequence[str] = (),
+    ) -> list[RunRecord]:
+        """Runs newest first, continuing after ``after_id`` (the cursor of the previous page)."""
+        where = ["seq < ?"]
+        after_seq = self._seq_of("task_runs", after_id) if after_id else None
+        params: list[Any] = [after_seq if after_seq is not None else 2**62]
+        for column, values in (
+            ("task_id", task_ids),
+            ("root_id", root_ids),
+            ("workflow_id", workflow_ids),
+            ("workflow_version_id", version_ids),
+        ):
+            if values:
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        rows = self._db.execute(
+            f"SELECT * FROM task_runs WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?", (*params, limit)
+        ).fetchall()
+        return [_run(row) for row in rows]
+
+    def children(self, parent_id: str) -> list[RunRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM task_runs WHERE parent_id = ? ORDER BY seq", (parent_id,)
+        ).fetchall()
+        return [_run(row) for row in rows]
+
+    def runs_with_status(self, statuses: Sequence[str]) -> list[RunRecord]:
+        rows = self._db.execute(
+            f"SELECT * FROM task_runs WHERE status IN ({','.join('?' * len(statuses))}) ORDER BY seq",
+            tuple(statuses),
+        ).fetchall()
+        return [_run(row) for row in rows]
+
+    # ---- attempts --------------------------------------------------------------------------------------------
+
+    def insert_attempt(self, attempt: AttemptRecord) -> None:
+        self._db.execute(
+            "INSERT INTO attempts (run_id, attempt, status, enqueued_at, started_at) VALUES (?, ?, ?, ?, ?)",
+            (
+                attempt.run_id,
+                attempt.attempt,
+                attempt.status,
+                timestamp(attempt.enqueued_at),
+                timestamp(attempt.started_at),
+            ),
+        )
+
+    def finish_attempt(
+        self, run_id: str, attempt: int, status: str, completed_at: datetime, error: str | None, results: Any
+    ) -> None:
+        self._db.execute(
+            "UPDATE attempts SET status = ?, completed_at = ?, error = ?, results_json = ? "
+            "WHERE run_id = ? AND attempt = ?",
+            (
+                status,
+                timestamp(completed_at),
+                error,
+                None if results is None else dumps(results),
+                run_id,
+                attempt,
+            ),
+        )
+
+    def attempts(self, run_id: str) -> list[AttemptRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM attempts WHERE run_id = ? ORDER BY attempt", (run_id,)
+        ).fetchall()
+        return [
+            AttemptRecord(
+                run_id=row["run_id"],
+                attempt=row["attempt"],
+                status=row["status"],
+                enqueued_at=_dt(row["enqueued_at"]),
+                started_at=_dt(row["started_at"]),
+                completed_at=from_timestamp(row["completed_at"]),
+                error=row["error"],
+                results=_json(row["results_json"]),
+            )
+            for row in rows
+        ]
+
+    def attempts_of_runs(self, run_ids: Sequence[str]) -> dict[str, int]:
+        """How many attempts each run has started."""
+        if not run_ids:
+            return {}
+        rows = self._db.execute(
+            f"SELECT run_id, count(*) FROM attempts WHERE run_id IN ({','.join('?' * len(run_ids))}) "
+            "GROUP BY run_id",
+            tuple(run_ids),
+        ).fetchall()
+        return {row[0]: int(row[1]) for row in rows}
+
+    # ---- logs ------------------------------------------------------------------------------------------------
+
+    def add_log(self, run_id: str, attempt: int, stream: str, moment: datetime, message: str) -> None:
+        self._db.execute(
+            "INSERT INTO logs (run_id, attempt, stream, timestamp, message) VALUES (?, ?, ?, ?, ?)",
+            (run_id, attempt, stream, timestamp(moment), message),
+        )
+
+    def logs(
+        self,
+        run_ids: Sequence[str],
+        start: datetime | None = None,
+        end: datetime | None = None,
+        after_seq: int = 0,
+        limit: int = -1,
+    ) -> list[LogRecord]:
+        where = ["seq > ?"]
+        params: list[Any] = [after_seq]
+        if run_ids:
+            where.append(f"run_id IN ({','.join('?' * len(run_ids))})")
+            params.extend(run_ids)
+        if start is not None:
+            where.append("timestamp >= ?")
+            params.append(timestamp(start))
+        if end is not None:
+            where.append("timestamp <= ?")
+            params.append(timestamp(end))
+        rows = self._db.execute(
+            f"SELECT * FROM logs WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?", (*params, limit)
+        ).fetchall()
+        return [
+            LogRecord(
+                seq=row["seq"],
+                run_id=row["run_id"],
+                attempt=row["attempt"],
+                stream=row["stream"],
+                timestamp=_dt(row["timestamp"]),
+                message=row["message"],
+            )
+            for row in rows
+        ]
+
+    def _seq_of(self, table: str, resource_id: str | None) -> int:
+        """The position of a resource, for cursors; an unknown or absent ID starts from the beginning."""
+        if not resource_id:
+            return 0
+        row = self._db.execute(f"SELECT seq FROM {table} WHERE id = ?", (resource_id,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+_JSON_COLUMNS = frozenset({"results_json", "input_json"})
+
+
+def _encode(name: str, value: Any) -> Any:
+    if isinstance(value, datetime):
+        return timestamp(value)
+    if name in _JSON_COLUMNS and value is not None:
+        return dumps(value)
+    return value
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _version(row: sqlite3.Row) -> VersionRecord:
+    return VersionRecord(
+        id=row["id"],
+        workflow_id=row["workflow_id"],
+        name=row["name"],
+        status=row["status"],
+        created_at=_dt(row["created_at"]),
+    )
+
+
+def _task(row: sqlite3.Row) -> TaskRecord:
+    return TaskRecord(
+        seq=row["seq"],
+        id=row["id"],
+        name=row["name"],
+        workflow_id=row["workflow_id"],
+        workflow_version_id=row["workflow_version_id"],
+        definition=json.loads(row["definition_json"]),
+        active=bool(row["active"]),
+        created_at=_dt(row["created_at"]),
+    )
+
+
+def _run(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        seq=row["seq"],
+        id=row["id"],
+        task_id=row["task_id"],
+        task_name=row["task_name"],
+        workflow_id=row["workflow_id"],
+        workflow_version_id=row["workflow_version_id"],
+        status=row["status"],
+        input=json.loads(row["input_json"]),
+        results=_json(row["results_json"]),
+        error=row["error"],
+        parent_id=row["parent_id"],
+        parent_attempt=row["parent_attempt"],
+        root_id=row["root_id"],
+        max_retries=row["max_retries"],
+        wait_duration_ms=row["wait_duration_ms"],
+        backoff_factor=row["backoff_factor"],
+        timeout_seconds=row["timeout_seconds"],
+        created_at=_dt(row["created_at"]),
+        queued_at=_dt(row["queued_at"]),
+        started_at=from_timestamp(row["started_at"]),
+        completed_at=from_timestamp(row["completed_at"]),
+        next_attempt_at=from_timestamp(row["next_attempt_at"]),
+        terminal_seq=row["terminal_seq"],
+    )

@@ -1,0 +1,16 @@
+"""Define tasks and serve them inside a worker process.
+
+Define tasks with :class:`Workflows` and :meth:`Workflows.task`; inside a running task, calling another task
+starts it as a subtask and returns a :class:`TaskInstance` to await. When Render starts the worker (with
+``RENDER_SDK_MODE`` and ``RENDER_SDK_SOCKET_PATH`` set), ``auto_start=True``, :meth:`Workflows.start` or the
+``render-workflows module:app`` command registers the tasks or runs one of them.
+
+This package imports only the standard library and the callback-protocol models, so a worker stays lean; the
+socket transport is imported when the worker starts serving.
+"""
+
+from render_sdk.workflows._app import Workflows
+from render_sdk.workflows._options import Retry
+from render_sdk.workflows._task import Task, TaskInstance
+
+__all__ = ["Retry", "Task", "TaskInstance", "Workflows"]

@@ -1,0 +1,289 @@
+"""The ``Workflows`` app: task registration, defaults, and serving the tasks once per process.
+
+Why the process-wide bookkeeping: in the documented multi-file layout, ``python workflows/main.py`` runs
+``main.py`` as ``__main__`` and ``from main import app`` imports the same file again as ``main``, so two apps
+exist and the tasks end up on the second one. A worker process must still register once (register mode) or run
+one task once (run mode), with every task visible. So:
+
+* every app is recorded here, with the place in the source that created it;
+* ``app.start()`` serves the app's tasks together with those of its twins (apps created by the same line, i.e.
+  the module imported twice);
+* ``auto_start`` installs one exit hook per process, which serves the tasks of every app in the process;
+* whatever starts first marks the process as served, and nothing serves again.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import traceback
+import weakref
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from typing import Any, ParamSpec, Protocol, TypeVar, overload
+
+from render_sdk.workflows._options import Options, Retry, check_plan, check_retry, check_timeout
+from render_sdk.workflows._task import Task, check_task_name
+
+__all__ = ["Workflows"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MODE_VARIABLE = "RENDER_SDK_MODE"
+SOCKET_VARIABLE = "RENDER_SDK_SOCKET_PATH"
+
+_apps: list[weakref.ref[Workflows]] = []
+_served = False
+_auto_start_installed = False
+
+
+class Workflows:
+    """A set of tasks and the defaults they share.
+
+    Args:
+        default_retry: Retry policy of tasks that do not set ``retry``.
+        default_timeout: Timeout in seconds (30 to 86400) of tasks that do not set ``timeout``.
+        default_plan: Resource plan (``"starter"``, ``"standard"`` or ``"pro"``) of tasks that do not set
+            ``plan``.
+        auto_start: Serve the tasks when the program exits, if ``RENDER_SDK_MODE`` and
+            ``RENDER_SDK_SOCKET_PATH`` are set (as they are when Render starts the worker).
+
+    Example::
+
+        app = Workflows(auto_start=True)
+
+        @app.task
+        def square(a: int) -> int:
+            return a * a
+    """
+
+    def __init__(
+        self,
+        default_retry: Retry = Retry(max_retries=3, wait_duration_ms=1000, backoff_scaling=2.0),  # noqa: B008 - frozen
+        default_timeout: int = 300,
+        default_plan: str = "standard",
+        auto_start: bool = False,
+    ) -> None:
+        self.default_retry = check_retry(default_retry, "Workflows(default_retry=...)")
+        self.default_timeout = check_timeout(default_timeout, "Workflows(default_timeout=...)")
+        self.default_plan = check_plan(default_plan, "Workflows(default_plan=...)")
+        if not isinstance(auto_start, bool):
+            raise TypeError(f"Workflows(auto_start=...) must be a bool, got {auto_start!r}")
+        self.auto_start = auto_start
+        self._tasks: dict[str, Task[Any, Any]] = {}
+        self._sources: tuple[Workflows, ...] = ()
+        self._site = _caller_site()
+        _apps.append(weakref.ref(self))
+        if auto_start:
+            _install_auto_start()
+
+    @classmethod
+    def from_workflows(
+        cls,
+        *apps: Workflows,
+        default_retry: Retry = Retry(max_retries=3, wait_duration_ms=1000, backoff_scaling=2.0),  # noqa: B008
+        default_timeout: int = 300,
+        default_plan: str = "standard",
+        auto_start: bool = False,
+    ) -> Workflows:
+        """Combine apps defined in several modules into one app that serves all their tasks.
+
+        Each task keeps the options it was defined with. Tasks added to ``apps`` later are included too.
+        Tasks defined on the combined app itself use its own defaults.
+
+        Raises:
+            ValueError: Two different tasks have the same name.
+        """
+        for app in apps:
+            if not isinstance(app, Workflows):
+                raise TypeError(f"Workflows.from_workflows() takes Workflows apps, got {app!r}")
+        combined = cls(
+            default_retry=default_retry,
+            default_timeout=default_timeout,
+            default_plan=default_plan,
+            auto_start=auto_start,
+        )
+        combined._sources = apps
+        combined.tasks  # noqa: B018 - fail now, not at serve time, on clashing names
+        return combined
+
+    @overload
+    def task(self, func: Callable[P, Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+
+    @overload
+    def task(self, func: Callable[P, R], /) -> Task[P, R]: ...
+
+    @overload
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        retry: Retry | None = None,
+        timeout: int | None = None,
+        plan: str | None = None,
+    ) -> _TaskDecorator: ...
+
+    def task(
+        self,
+        func: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        retry: Retry | None = None,
+        timeout: int | None = None,
+        plan: str | None = None,
+    ) -> Task[Any, Any] | _TaskDecorator:
+        """Register a function as a task, bare (``@app.task``) or with overrides (``@app.task(name=...)``).
+
+        Args:
+            func: The task body, sync or async. Its arguments and return value must be JSON-serializable.
+            name: The task name (defaults to the function name); it becomes part of the task slug.
+            retry: Retry policy, instead of the app's ``default_retry``.
+            timeout: Timeout in seconds (30 to 86400), instead of the app's ``default_timeout``.
+            plan: Resource plan, instead of the app's ``default_plan``.
+
+        Raises:
+            ValueError: A bad name or option, or a name already used by another task of this app.
+        """
+
+        def register(body: Callable[..., Any]) -> Task[Any, Any]:
+            if isinstance(body, Task):
+                raise TypeError(f"{body!r} is already a task; decorate the plain function once")
+            if not callable(body):
+                raise TypeError(f"@app.task needs a function, got {body!r}")
+            task_name = name if name is not None else getattr(body, "__name__", None)
+            where = f"task {task_name!r}"
+            options = Options(
+                retry=self.default_retry if retry is None else check_retry(retry, where),
+                timeout=self.default_timeout if timeout is None else check_timeout(timeout, where),
+                plan=self.default_plan if plan is None else check_plan(plan, where),
+            )
+            task: Task[Any, Any] = Task(body, check_task_name(task_name, repr(body)), options)
+            existing = self._tasks.get(task.name)
+            if existing is not None:
+                raise ValueError(
+                    f"duplicate task name {task.name!r}: {existing.origin} and {task.origin} are both "
+                    "registered under it; give one of them another name with @app.task(name=...)"
+                )
+            self._tasks[task.name] = task
+            return task
+
+        if func is not None:
+            return register(func)
+        return register
+
+    @property
+    def tasks(self) -> Mapping[str, Task[Any, Any]]:
+        """This app's tasks by name, including those of the apps it was combined from."""
+        return merge_tasks([self])
+
+    def start(self) -> None:
+        """Serve this app's tasks as Render asked through ``RENDER_SDK_MODE``: register them, or run one task.
+
+        Returns after a successful registration or run. On failure the error is on stderr and this raises
+        ``SystemExit`` with a non-zero status.
+
+        Raises:
+            RuntimeError: This process has already served its tasks.
+            ValueError: ``RENDER_SDK_MODE`` or ``RENDER_SDK_SOCKET_PATH`` is missing or invalid.
+        """
+        group = [app for app in live_apps() if app is self or app._site == self._site]
+        status = serve_once(merge_tasks(group))
+        if status != 0:
+            raise SystemExit(status)
+
+    def _own_tasks(self) -> Iterator[Task[Any, Any]]:
+        yield from self._tasks.values()
+        for source in self._sources:
+            yield from source._own_tasks()
+
+    def __repr__(self) -> str:
+        return f"<Workflows tasks={list(self.tasks)}>"
+
+
+class _TaskDecorator(Protocol):
+    """What ``@app.task(...)`` with options returns."""
+
+    @overload
+    def __call__(self, func: Callable[P, Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+
+    @overload
+    def __call__(self, func: Callable[P, R], /) -> Task[P, R]: ...
+
+
+def live_apps() -> list[Workflows]:
+    """Every app created in this process that still exists, oldest first."""
+    apps = [ref() for ref in _apps]
+    return [app for app in apps if app is not None]
+
+
+def merge_tasks(apps: Iterable[Workflows]) -> dict[str, Task[Any, Any]]:
+    """The tasks of ``apps`` by name; the two copies of a task from a module imported twice count as one.
+
+    Raises:
+        ValueError: Two different functions have the same task name.
+    """
+    tasks: dict[str, Task[Any, Any]] = {}
+    for app in apps:
+        for task in app._own_tasks():
+            existing = tasks.setdefault(task.name, task)
+            if existing is not task and existing.definition_site != task.definition_site:
+                raise ValueError(
+                    f"two different tasks are named {task.name!r}: {existing.origin} and {task.origin}; "
+                    "rename one with @app.task(name=...)"
+                )
+    return tasks
+
+
+def serve_once(tasks: Mapping[str, Task[Any, Any]]) -> int:
+    """Serve ``tasks`` unless this process already did, and return the exit status."""
+    global _served
+    if _served:
+        raise RuntimeError("this process has already registered or run its tasks; a worker serves once")
+    _served = True
+    from render_sdk.workflows._runtime import serve
+
+    return serve(tasks)
+
+
+def _install_auto_start() -> None:
+    global _auto_start_installed
+    if not _auto_start_installed:
+        _auto_start_installed = True
+        atexit.register(_auto_start)
+
+
+def _auto_start() -> None:
+    if _served or not (os.environ.get(MODE_VARIABLE) and os.environ.get(SOCKET_VARIABLE)):
+        return
+    if getattr(sys, "last_value", None) is not None:
+        # The program died with an uncaught exception (already printed): its task list may be incomplete.
+        print("render_sdk: not starting the worker because the program failed", file=sys.stderr)
+        return
+    try:
+        status = serve_once(merge_tasks(live_apps()))
+    except Exception:
+        traceback.print_exc()
+        status = 1
+    if status != 0:
+        _exit_from_exit_hook(status)
+
+
+def _exit_from_exit_hook(status: int) -> None:
+    # Python ignores SystemExit raised in an exit hook and exits 0, so the status needs os._exit. That skips
+    # the exit hooks registered before ours; logging's is the one whose work (flushing handlers) matters.
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    os._exit(status)
+
+
+def _caller_site() -> tuple[str, int]:
+    """The file and line that called into this module (the app's constructor call)."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+    return (os.path.realpath(frame.f_code.co_filename), frame.f_lineno)

@@ -1,0 +1,220 @@
+"""A task: a validated function with its options, and what calling it inside a running task does.
+
+Calling a task never runs its body in the caller: inside a running task it starts a subtask (submitted at
+once, so several calls run in parallel) and returns a :class:`TaskInstance` to await. Which runtime submits it
+(the Unix-socket worker, or :mod:`render_sdk.testing`) travels in a context variable set per running task.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import typing
+from collections.abc import Callable, Generator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
+
+from render_sdk_callback_api.models import TaskDefinition, TaskParameter
+
+from render_sdk._json import dumps, find_non_json
+from render_sdk.workflows._options import Options
+
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = ["RunningTask", "SubtaskRunner", "Task", "TaskInstance", "check_task_name", "current_run"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+# What a task slug ({workflow-slug}/{task-name}[:version]) can carry in its task-name part.
+_TASK_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*\Z")
+_SKIPPED_KINDS = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+def check_task_name(name: Any, origin: str) -> str:
+    """Return ``name`` if it can be the task-name part of a task slug, else raise naming ``origin``."""
+    if not isinstance(name, str) or not _TASK_NAME.match(name):
+        raise ValueError(
+            f"invalid task name {name!r} for {origin}: a task name becomes part of the task slug "
+            "'{workflow-slug}/{task-name}', so it may contain only ASCII letters, digits, '_' and '-', "
+            "and must not start with '-'"
+        )
+    return name
+
+
+class TaskInstance(Generic[R_co]):
+    """A subtask that has been submitted; ``await`` it for the subtask's return value.
+
+    Awaiting raises :class:`render_sdk.client.errors.TaskRunError` when the subtask fails. Await it as many
+    times as you like; the subtask runs once.
+    """
+
+    __slots__ = ("_future", "task_name")
+
+    def __init__(self, task_name: str, future: asyncio.Future[Any]) -> None:
+        self.task_name = task_name
+        self._future = future
+
+    def __await__(self) -> Generator[Any, None, R_co]:
+        result: R_co = yield from self._future.__await__()
+        return result
+
+    def done(self) -> bool:
+        """Whether the subtask has finished (successfully or not)."""
+        return self._future.done()
+
+    def __repr__(self) -> str:
+        state = "done" if self._future.done() else "running"
+        return f"<TaskInstance {self.task_name!r} {state}>"
+
+
+class SubtaskRunner(Protocol):
+    """Starts subtasks for the task running in the current context."""
+
+    def start_subtask(
+        self, task: Task[Any, Any], input_value: list[Any] | dict[str, Any]
+    ) -> TaskInstance[Any]:
+        """Submit ``task`` with ``input_value`` (positional list or keyword object) and return at once."""
+
+
+@dataclass(frozen=True)
+class RunningTask:
+    """The task whose body is running in this context, and where its subtask calls go."""
+
+    task: Task[Any, Any]
+    runner: SubtaskRunner
+    loop: asyncio.AbstractEventLoop
+
+
+current_run: ContextVar[RunningTask | None] = ContextVar("render_sdk_current_run", default=None)
+
+
+class Task(Generic[P, R]):
+    """A function registered with :meth:`Workflows.task`.
+
+    Inside a running task, calling it starts a subtask and returns a :class:`TaskInstance`. ``func`` is the
+    plain function, for calling the body directly.
+    """
+
+    def __init__(self, func: Callable[..., Any], name: str, options: Options) -> None:
+        origin = _origin(func)
+        self.name = check_task_name(name, origin)
+        self.func = func
+        self.options = options
+        self.origin = origin
+        try:
+            self.signature = inspect.signature(func)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"task {name!r} ({origin}) has no inspectable signature: {exc}") from None
+        self.__name__ = getattr(func, "__name__", name)
+        self.__qualname__ = getattr(func, "__qualname__", name)
+        self.__doc__ = func.__doc__
+        self.__module__ = getattr(func, "__module__", None) or __name__
+        self.__wrapped__ = func
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the body is a coroutine function (sync bodies run in a worker thread)."""
+        return inspect.iscoroutinefunction(self.func)
+
+    @property
+    def definition_site(self) -> tuple[str, int, str]:
+        """Where the function was written: the same for both copies of a module imported twice."""
+        code = getattr(self.func, "__code__", None)
+        if code is None:
+            return (self.origin, 0, self.name)
+        return (os.path.realpath(code.co_filename), code.co_firstlineno, self.name)
+
+    def to_wire(self) -> TaskDefinition:
+        """The task as sent to ``/register-tasks``."""
+        parameters = [
+            _describe_parameter(parameter)
+            for parameter in self.signature.parameters.values()
+            if parameter.kind not in _SKIPPED_KINDS
+        ]
+        return TaskDefinition(name=self.name, options=self.options.to_wire(), parameters=parameters or None)
+
+    def make_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any] | dict[str, Any]:
+        """The run input for a call with ``args`` or ``kwargs``: a JSON array or object, checked.
+
+        Raises:
+            ValueError: Both positional and keyword arguments were given.
+            TypeError: The arguments do not fit the signature, or one of them is not strict JSON.
+        """
+        if args and kwargs:
+            raise ValueError(
+                f"task {self.name!r} was called with both positional and keyword arguments; a subtask's "
+                "input is either a JSON array or a JSON object, so pass all arguments one way"
+            )
+        try:
+            self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"task {self.name!r} cannot be called with these arguments: {exc}") from None
+        input_value: list[Any] | dict[str, Any] = dict(kwargs) if kwargs else list(args)
+        problem = find_non_json(input_value, "kwargs" if kwargs else "args")
+        if problem is not None:
+            raise TypeError(f"task {self.name!r} was called with an argument that is not JSON: {problem}")
+        return input_value
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> TaskInstance[R]:
+        running = current_run.get()
+        if running is None:
+            raise RuntimeError(
+                f"task {self.name!r} was called outside a running task. Calling a task starts it as a "
+                f"subtask, which only works inside another task: `await {self.__name__}(...)` in an async "
+                "task. To start it from other code use "
+                f'`Render().workflows.run_task("<workflow-slug>/{self.name}", [...])`; to test it in-process '
+                f"use `render_sdk.testing.run_task({self.__name__}, ...)`; to call the plain function use "
+                f"`{self.__name__}.func(...)`."
+            )
+        input_value = self.make_input(args, kwargs)
+        if _running_loop() is not running.loop:
+            raise RuntimeError(
+                f"task {self.name!r} was called from the synchronous task {running.task.name!r}, whose body "
+                "runs in a worker thread; only async tasks can call subtasks: define it with `async def` "
+                "and `await` the call"
+            )
+        return running.runner.start_subtask(self, input_value)
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name!r} ({self.origin})>"
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    import asyncio
+
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _origin(func: Callable[..., Any]) -> str:
+    module = getattr(func, "__module__", None) or "<unknown module>"
+    return f"{module}.{getattr(func, '__qualname__', repr(func))}"
+
+
+def _describe_parameter(parameter: inspect.Parameter) -> TaskParameter:
+    has_default = parameter.default is not inspect.Parameter.empty
+    default_value = None
+    if has_default and find_non_json(parameter.default, parameter.name) is None:
+        default_value = dumps(parameter.default)
+    annotation = parameter.annotation
+    return TaskParameter(
+        name=parameter.name,
+        has_default=has_default,
+        type=None if annotation is inspect.Parameter.empty else _annotation_text(annotation),
+        default_value=default_value,
+    )
+
+
+def _annotation_text(annotation: Any) -> str:
+    if isinstance(annotation, str):
+        return annotation
+    if isinstance(annotation, type) and typing.get_origin(annotation) is None:
+        return annotation.__name__
+    return repr(annotation).replace("typing.", "")

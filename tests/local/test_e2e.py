@@ -1,0 +1,202 @@
+"""End-to-end: the real local runtime (a subprocess), real worker processes, driven through Render and RenderSync."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from render_sdk import Render, RenderSync
+from render_sdk.client.errors import TaskRunError
+
+WORKERS = Path(__file__).resolve().parent / "workers"
+
+
+def wait_until(condition: Any, timeout: float = 30.0, message: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"{message} not met within {timeout} s")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] not in "ZX"
+
+
+def test_seed_tasks_through_render(local_runtime: Any) -> None:
+    async def main() -> dict[str, Any]:
+        async with Render(base_url=local_runtime.url) as render:
+            started = await render.workflows.run_task("my-workflow/square", [5])
+            assert started.id.startswith("trn-")
+            assert str(started.status) in ("pending", "TaskRunStatus.PENDING")
+            square = await started
+            add = await (await render.workflows.run_task("my-workflow/add_squares", [3, 4]))
+            fan = await (await render.workflows.run_task("my-workflow/fan_out", [4]))
+            named = await (await render.workflows.run_task("anything/greet:v1", {"name": "Ada"}))
+            return {"square": square, "add": add, "fan": fan, "named": named}
+
+    results = asyncio.run(main())
+    assert results["square"].results == [25]
+    assert str(results["square"].status).endswith(("completed", "COMPLETED"))
+    assert results["add"].results == [25]
+    assert results["fan"].results == [[0, 1, 4, 9]]
+    assert results["named"].results == ["Hello, Ada!"]
+    # fan_out's subtasks are children of its run, in the same tree.
+    runs = httpx.get(f"{local_runtime.url}/v1/task-runs", params={"rootTaskRunId": results["fan"].id}).json()
+    children = [item["taskRun"] for item in runs if item["taskRun"]["id"] != results["fan"].id]
+    assert len(children) == 4
+    assert {child["parentTaskRunId"] for child in children} == {results["fan"].id}
+
+
+def test_seed_tasks_through_render_sync(local_runtime: Any) -> None:
+    with RenderSync(base_url=local_runtime.url) as render:
+        finished = render.workflows.run_task("my-workflow/square", [9]).wait()
+        assert finished.results == [81]
+        again = render.workflows.get_task_run(finished.id)
+        assert again.results == [81]
+        assert again.attempts[0].status is not None
+        page = render.workflows.list_task_runs()
+        assert finished.id in [run.id for run in page]
+
+
+def test_retry_recovers_after_two_failures(local_runtime: Any, tmp_path: Path) -> None:
+    counter = tmp_path / "count"
+    with RenderSync(base_url=local_runtime.url) as render:
+        finished = render.workflows.run_task("wf/flaky", [str(counter), 2]).wait()
+    assert finished.results == ["succeeded on attempt 3"]
+    assert finished.retries == 2
+    body = httpx.get(f"{local_runtime.url}/v1/task-runs/{finished.id}").json()
+    assert [attempt["status"] for attempt in body["attempts"]] == ["failed", "failed", "completed"]
+    assert [attempt["attempt"] for attempt in body["attempts"]] == [0, 1, 2]
+    assert "attempt 1 failed on purpose" in body["attempts"][0]["error"]
+    assert all(attempt["completedAt"] >= attempt["startedAt"] for attempt in body["attempts"])
+
+
+def test_always_failing_task_uses_every_attempt(local_runtime: Any) -> None:
+    async def main() -> TaskRunError:
+        async with Render(base_url=local_runtime.url) as render:
+            started = await render.workflows.run_task("wf/always_fails", ["broken on purpose"])
+            with pytest.raises(TaskRunError) as caught:
+                await started
+            return caught.value
+
+    error = asyncio.run(main())
+    assert "broken on purpose" in str(error)
+    body = httpx.get(f"{local_runtime.url}/v1/task-runs/{error.task_run_id}").json()
+    assert body["status"] == "failed"
+    assert len(body["attempts"]) == body["retries"] + 1 == 2  # always_fails has max_retries=1
+
+
+def test_worker_exiting_without_a_result_fails_the_attempt(start_local_runtime: Any) -> None:
+    server = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS)
+    with RenderSync(base_url=server.url) as render:
+        run = render.workflows.run_task("wf/exit_hard", [3])
+        with pytest.raises(TaskRunError) as caught:
+            run.wait()
+    assert "exited with status 3" in str(caught.value)
+    assert "about to exit hard" in str(caught.value)
+    logs = httpx.get(f"{server.url}/v1/logs", params={"taskRun": run.id}).json()["logs"]
+    assert any(log["message"] == "about to exit hard" for log in logs)
+
+
+def test_task_past_its_timeout_is_stopped(start_local_runtime: Any) -> None:
+    server = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS)
+    began = time.monotonic()
+    with RenderSync(base_url=server.url) as render:
+        run = render.workflows.run_task("wf/hang", [90])
+        with pytest.raises(TaskRunError) as caught:
+            run.wait()
+    elapsed = time.monotonic() - began
+    assert "timed out after 30 s" in str(caught.value)
+    assert 29 < elapsed < 60
+
+
+def test_cancel_fan_out_tree_stops_every_process(start_local_runtime: Any, tmp_path: Path) -> None:
+    server = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS)
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    with RenderSync(base_url=server.url) as render:
+        run = render.workflows.run_task("wf/sleepy_fan_out", [str(pid_dir), 3])
+        # parent + 3 sleepers + 3 grandchildren
+        wait_until(lambda: len(list(pid_dir.iterdir())) == 7, message="all processes started")
+        pids = [int(path.read_text()) for path in pid_dir.iterdir()]
+        assert all(pid_alive(pid) for pid in pids)
+        render.workflows.cancel_task_run(run.id)
+        details = render.workflows.get_task_run(run.id)
+    assert str(details.status).lower().endswith("canceled")
+    wait_until(lambda: not any(pid_alive(pid) for pid in pids), timeout=15, message="every process stopped")
+    tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": run.id}).json()
+    assert len(tree) == 4
+    assert {item["taskRun"]["status"] for item in tree} == {"canceled"}
+    # Cancelling again is a clear client error.
+    response = httpx.delete(f"{server.url}/v1/task-runs/{run.id}")
+    assert response.status_code == 409
+    assert "already canceled" in response.json()["message"]
+
+
+def test_concurrency_limit_holds_across_fifty_runs(start_local_runtime: Any, tmp_path: Path) -> None:
+    server = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS, args=["--max-concurrency", "4"])
+    log_path = tmp_path / "overlap.log"
+
+    async def main() -> list[Any]:
+        async with Render(base_url=server.url) as render:
+            started = await asyncio.gather(
+                *[render.workflows.run_task("wf/record", [str(log_path), 0.2]) for _ in range(50)]
+            )
+            statuses = {str(run.status).lower().rsplit(".", 1)[-1] for run in started}
+            assert statuses == {"pending"}
+            return list(await asyncio.gather(*started))
+
+    finished = asyncio.run(main())
+    assert len({run.id for run in finished}) == 50
+    assert all(str(run.status).lower().endswith("completed") for run in finished)
+    events = []
+    for line in log_path.read_text().splitlines():
+        kind, _pid, moment = line.split()
+        events.append((float(moment), 1 if kind == "start" else -1))
+    running = peak = 0
+    for _, change in sorted(events):
+        running += change
+        peak = max(peak, running)
+    assert 2 <= peak <= 4
+
+
+def test_server_killed_and_restarted_loses_nothing(start_local_runtime: Any, tmp_path: Path) -> None:
+    db_path = tmp_path / "runs.sqlite3"
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    first = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS, db_path=db_path)
+    with RenderSync(base_url=first.url) as render:
+        done = [render.workflows.run_task("wf/square", [n]).wait() for n in range(3)]
+        in_flight = render.workflows.run_task("wf/slow_then_done", [str(pid_dir), 3])
+        wait_until(lambda: list(pid_dir.iterdir()), message="the slow attempt started")
+    orphan = int(next(pid_dir.iterdir()).read_text())
+    first.kill()
+    os.kill(orphan, signal.SIGKILL)  # a crashed server's worker would be killed by its supervisor, too
+
+    second = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS, db_path=db_path)
+    with RenderSync(base_url=second.url) as render:
+        listed = {run.id for run in render.workflows.list_task_runs()}
+        assert {run.id for run in done} | {in_flight.id} <= listed
+        for run in done:
+            assert render.workflows.get_task_run(run.id).results == run.results
+        finished = render.workflows.wait_for_task_run(in_flight.id, timeout=60)
+    assert finished.results == ["done"]
+    body = httpx.get(f"{second.url}/v1/task-runs/{in_flight.id}").json()
+    assert body["attempts"][0]["status"] == "failed"
+    assert "local runtime restarted" in body["attempts"][0]["error"]
+    assert body["attempts"][-1]["status"] == "completed"

@@ -1,0 +1,205 @@
+"""The Unix-socket transport and subtask polling against scripted HTTP servers on real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import h11
+import pytest
+from render_sdk_callback_api.models import RunSubtaskRequest
+
+from render_sdk.client.errors import NotFoundError, RenderError, ServerError, TaskRunError, TimeoutError
+from render_sdk.workflows import Workflows
+from render_sdk.workflows._callbacks import CallbackClient, SocketSubtaskRunner
+from render_sdk.workflows._transport import CallbackTransport
+
+Handler = Callable[[str, Any], "tuple[int, bytes] | None"]
+
+
+@contextlib.asynccontextmanager
+async def scripted_server(socket_path: str, handler: Handler) -> AsyncIterator[list[str]]:
+    """Answer each request with ``handler(path, json_body)``; None means never answer."""
+    seen: list[str] = []
+    handlers: set[asyncio.Task[Any]] = set()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        current = asyncio.current_task()
+        assert current is not None
+        handlers.add(current)
+        try:
+            connection = h11.Connection(our_role=h11.SERVER)
+            target, body = "", bytearray()
+            while True:
+                event = connection.next_event()
+                if event is h11.NEED_DATA:
+                    connection.receive_data(await reader.read(65_536))
+                elif isinstance(event, h11.Request):
+                    target = event.target.decode()
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                    break
+            seen.append(target)
+            answer = handler(target, json.loads(body) if body else None)
+            if answer is None:
+                await asyncio.Event().wait()
+                return
+            status, payload = answer
+            headers = [("Content-Length", str(len(payload))), ("Connection", "close")]
+            writer.write(
+                connection.send(h11.Response(status_code=status, headers=headers))
+                + connection.send(h11.Data(data=payload))
+                + connection.send(h11.EndOfMessage())
+            )
+            await writer.drain()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_unix_server(serve, path=socket_path, backlog=1024)
+    try:
+        yield seen
+    finally:
+        server.close()
+        for handler_task in handlers:
+            handler_task.cancel()
+        await server.wait_closed()
+
+
+def ok(value: Any) -> tuple[int, bytes]:
+    return 200, json.dumps(value).encode()
+
+
+def test_waits_for_a_socket_that_appears_late(socket_dir: Path) -> None:
+    path = str(socket_dir / "late.sock")
+
+    async def main() -> Any:
+        request = asyncio.ensure_future(CallbackTransport(path).request("get input", "GET", "/input"))
+        await asyncio.sleep(0.3)  # The socket does not exist yet: the first attempts fail.
+        async with scripted_server(path, lambda target, body: ok({"task_name": "t", "input": ""})):
+            return await asyncio.wait_for(request, 30)
+
+    assert asyncio.run(main()) == {"task_name": "t", "input": ""}
+
+
+def test_gives_up_after_the_retry_budget(socket_dir: Path) -> None:
+    path = str(socket_dir / "missing.sock")
+    transport = CallbackTransport(path, retry_for=0.5)
+    started = time.monotonic()
+    with pytest.raises(ServerError, match=f"get input failed: cannot talk to the callback socket {path}"):
+        asyncio.run(transport.request("get input", "GET", "/input"))
+    assert 0.3 < time.monotonic() - started < 5
+
+
+def test_a_request_that_gets_no_answer_times_out(socket_dir: Path) -> None:
+    path = str(socket_dir / "silent.sock")
+
+    async def main() -> None:
+        async with scripted_server(path, lambda target, body: None) as seen:
+            transport = CallbackTransport(path, request_timeout=0.2, retry_for=0.6)
+            with pytest.raises(TimeoutError, match=r"post callback timed out after 0\.2s") as caught:
+                await transport.request("post callback", "POST", "/callback", {"complete": {"output": ""}})
+            assert isinstance(caught.value, builtins.TimeoutError)
+            assert len(seen) >= 2  # Retried.
+
+    asyncio.run(main())
+
+
+def test_server_errors_are_retried_and_client_errors_are_not(socket_dir: Path) -> None:
+    path = str(socket_dir / "flaky.sock")
+    answers = [(503, b"busy"), (500, b""), (429, b"{}")]
+
+    def handler(target: str, body: Any) -> tuple[int, bytes]:
+        if target == "/input":
+            return answers.pop(0) if answers else ok({"task_name": "square", "input": "WzNd"})
+        return 404, json.dumps({"message": "no task named 'nope'"}).encode()
+
+    async def main() -> None:
+        async with scripted_server(path, handler) as seen:
+            client = CallbackClient(CallbackTransport(path))
+            task_input = await client.get_input()
+            assert (task_input.task_name, task_input.input) == ("square", "WzNd")
+            assert seen == ["/input"] * 4
+            with pytest.raises(
+                NotFoundError, match="run subtask failed with status 404: no task named 'nope'"
+            ):
+                await client.run_subtask(RunSubtaskRequest(task_name="nope", input="W10="))
+            assert seen[4:] == ["/run-subtask"]
+
+    asyncio.run(main())
+
+
+def test_an_answer_that_is_not_json_is_an_error(socket_dir: Path) -> None:
+    path = str(socket_dir / "html.sock")
+
+    async def main() -> None:
+        async with scripted_server(path, lambda target, body: (200, b"<html>")):
+            with pytest.raises(RenderError, match="get input: the answer is not JSON"):
+                await CallbackTransport(path).request("get input", "GET", "/input")
+
+    asyncio.run(main())
+
+
+def test_subtask_polling_starts_fast_and_backs_off_to_one_second(socket_dir: Path) -> None:
+    path = str(socket_dir / "poll.sock")
+    polls: list[float] = []
+    submitted: list[float] = []
+
+    def handler(target: str, body: Any) -> tuple[int, bytes]:
+        if target == "/run-subtask":
+            submitted.append(time.monotonic())
+            return ok({"task_run_id": "trn-1"})
+        polls.append(time.monotonic())
+        if len(polls) < 9:
+            return ok({"still_running": True})
+        return ok({"still_running": False, "complete": {"output": "WzQyXQ=="}})  # [42]
+
+    app = Workflows()
+
+    @app.task
+    def answer() -> int:
+        return 42
+
+    async def main() -> Any:
+        async with scripted_server(path, handler):
+            runner = SocketSubtaskRunner(CallbackClient(CallbackTransport(path)))
+            return await runner.start_subtask(answer, [])
+
+    assert asyncio.run(main()) == 42
+    gaps = [later - earlier for earlier, later in zip([submitted[0], *polls], polls, strict=True)]
+    assert gaps[0] < 0.1
+    assert all(0.9 * gaps[i] <= gaps[i + 1] for i in range(len(gaps) - 1))
+    assert 0.9 < max(gaps) < 1.3
+
+
+def test_subtask_failure_becomes_task_run_error(socket_dir: Path) -> None:
+    path = str(socket_dir / "fail.sock")
+
+    def handler(target: str, body: Any) -> tuple[int, bytes]:
+        if target == "/run-subtask":
+            return ok({"task_run_id": "trn-9"})
+        return ok(
+            {"still_running": False, "error": {"details": "KeyError: 'x'", "stack_trace": "Traceback..."}}
+        )
+
+    app = Workflows()
+
+    @app.task
+    def lookup() -> None: ...
+
+    async def main() -> None:
+        async with scripted_server(path, handler):
+            runner = SocketSubtaskRunner(CallbackClient(CallbackTransport(path)))
+            with pytest.raises(TaskRunError) as caught:
+                await runner.start_subtask(lookup, [])
+            assert str(caught.value) == "subtask 'lookup' (trn-9) failed: KeyError: 'x'"
+            assert caught.value.error == "KeyError: 'x'"
+            assert caught.value.body == {"details": "KeyError: 'x'", "stack_trace": "Traceback..."}
+
+    asyncio.run(main())

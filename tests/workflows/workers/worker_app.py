@@ -1,0 +1,141 @@
+"""Tasks that exercise the worker runtime's edges; the tests run this file as real worker processes."""
+
+import asyncio
+import datetime
+import sys
+import threading
+
+from render_sdk import Retry, Workflows
+from render_sdk.client.errors import TaskRunError
+
+app = Workflows(default_retry=Retry(0, 0), default_timeout=60, default_plan="starter", auto_start=True)
+
+LEAN_CHECKED = ("httpx", "httpcore", "attrs", "anyio", "render_sdk_public_api", "dateutil")
+
+
+def add_one(x: int) -> int:
+    return x + 1
+
+
+@app.task
+def echo(value):
+    return value
+
+
+@app.task
+def pair(a: int, b: int = 2) -> tuple[int, int]:
+    return (a, b)
+
+
+@app.task(name="custom-name", timeout=120, plan="pro", retry=Retry(5, 2000, 1.5))
+def renamed(numbers: "list[int]", *extra: int, label: str | None = None) -> int:
+    return sum(numbers)
+
+
+@app.task
+def no_args() -> str:
+    return "ok"
+
+
+@app.task
+async def uses_helper(x: int) -> int:
+    return add_one(x)
+
+
+@app.task
+def fails(message: str) -> None:
+    raise ValueError(message)
+
+
+@app.task
+def chained() -> None:
+    try:
+        {}["missing"]
+    except KeyError as exc:
+        raise RuntimeError("outer failure") from exc
+
+
+@app.task
+async def parent_catches(message: str) -> dict:
+    try:
+        await fails(message)
+    except TaskRunError as exc:
+        return {"message": str(exc), "error": exc.error}
+    return {}
+
+
+@app.task
+async def parent_fails(message: str) -> None:
+    await fails(message)
+
+
+@app.task
+def returns_datetime() -> datetime.datetime:
+    return datetime.datetime(2024, 1, 1)
+
+
+@app.task
+def returns_nan() -> list:
+    return [1.0, float("nan")]
+
+
+@app.task
+async def bad_subtask_argument() -> None:
+    await echo({"when": datetime.date(2024, 1, 1)})
+
+
+@app.task
+async def mixed_arguments() -> None:
+    await pair(1, b=2)
+
+
+@app.task
+def sync_calls_subtask() -> None:
+    echo(1)
+
+
+@app.task
+async def keyword_subtask() -> list:
+    return await pair(a=1)
+
+
+@app.task
+async def list_results() -> list:
+    return [await echo([5]), await echo([[1]]), await echo([]), await echo(None), await pair(3)]
+
+
+@app.task
+async def nested(depth: int) -> int:
+    if depth == 0:
+        return await uses_helper(0)
+    return 10 * await nested(depth - 1)
+
+
+@app.task
+def sleep_then(value: int, seconds: float) -> int:
+    threading.Event().wait(seconds)
+    return value
+
+
+@app.task
+async def parallel(n: int, seconds: float) -> dict:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    results = await asyncio.gather(*[sleep_then(i, seconds) for i in range(n)])
+    return {"results": list(results), "elapsed": loop.time() - started}
+
+
+@app.task
+async def fire_and_forget() -> str:
+    echo("not awaited")
+    return "done"
+
+
+@app.task
+def body_thread() -> dict:
+    return {"main_thread": threading.current_thread() is threading.main_thread()}
+
+
+@app.task
+def heavy_modules() -> list:
+    return sorted(name for name in sys.modules if name.split(".")[0] in LEAN_CHECKED)
