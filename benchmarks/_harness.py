@@ -25,6 +25,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "benchmarks"
+# Also the working directory of every measured process: `python -c` puts the working directory first on
+# sys.path, and from the repository root `import render_sdk` would find ours instead of a reference's.
 APPS_DIR = BENCH_DIR / "apps"
 VENVS_DIR = BENCH_DIR / ".venvs"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _harness import REPO
+from _harness import APPS_DIR, REPO
 
 TERMINAL = frozenset({"completed", "succeeded", "failed", "canceled"})
 
@@ -32,7 +32,9 @@ def free_port() -> int:
 
 
 def dev_help(python: str) -> str:
-    done = subprocess.run([python, "-c", _BOOT, "dev", "--help"], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [python, "-c", _BOOT, "dev", "--help"], cwd=APPS_DIR, capture_output=True, text=True, check=False
+    )
     return done.stdout
 
 

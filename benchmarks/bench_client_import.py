@@ -36,7 +36,7 @@ CASES = {
 
 def run_once(side: h.Side, code: str) -> h.Sample:
     started = time.perf_counter()
-    proc = subprocess.Popen([side.python, "-c", code], env=side.env, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([side.python, "-c", code], env=side.env, cwd=h.APPS_DIR, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -52,6 +52,7 @@ def count_modules(side: h.Side, code: str) -> int:
     done = subprocess.run(
         [side.python, "-X", "importtime", "-c", code],
         env=side.env,
+        cwd=h.APPS_DIR,
         capture_output=True,
         text=True,
         check=True,

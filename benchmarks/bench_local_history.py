@@ -7,9 +7,10 @@ newest page), and how much memory does the server hold?
 The server first starts on an empty store with the stdlib floor worker and completes one real run through the
 API; then, with the server stopped, ``_seed_history.py`` fills the store up to each size through the runtime's
 own state machine, and the server is restarted on the same file for the measurements. Each iteration sends
-``--requests`` (200) sequential requests to each endpoint over one keep-alive connection after a few unmeasured
-ones, and yields that iteration's p50 and p99; the table shows min / median / max of those over the iterations.
-Peak RSS is the server process's VmHWM (its workers are separate processes) after all requests at that size.
+``--requests`` (200) sequential requests to each endpoint over one keep-alive connection after a few
+unmeasured ones, and yields that iteration's p50 and p99; the table shows min / median / max of those over the
+iterations. Peak RSS is the server process's VmHWM (its workers are separate processes) after all requests at
+that size.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Shared fixtures: the local runtime as a real subprocess (``python -m render_sdk dev``).
 
 ``local_runtime`` serves the example workflow (``examples/workflows/main.py``) from memory and yields a
-:class:`LocalRuntimeProcess`; ``start_local_runtime`` is a factory for other workers and options. Every server is
-stopped at teardown, even when the test failed, and its worker processes with it.
+:class:`LocalRuntimeProcess`; ``start_local_runtime`` is a factory for other workers and options. Every server
+is stopped at teardown, even when the test failed, and its worker processes with it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class LocalRuntimeProcess:
     """A running ``render-workflows dev`` server.
 
     Attributes:
-        url: Its base URL, e.g. ``http://127.0.0.1:41234`` (pass it as ``base_url`` or ``RENDER_LOCAL_DEV_URL``).
+        url: Its base URL, e.g. ``http://127.0.0.1:41234`` (as ``base_url`` or ``RENDER_LOCAL_DEV_URL``).
         process: The server process (leader of its own process group).
         output: Every line it has printed so far (stdout and stderr).
         db_path: Its SQLite file, or None when it keeps runs in memory.
@@ -72,13 +72,15 @@ class LocalRuntimeProcess:
                 if text in line:
                     return line
             time.sleep(0.05)
-        raise AssertionError(f"no line containing {text!r} within {timeout} s; output:\n" + "\n".join(self.output))
+        raise AssertionError(
+            f"no line containing {text!r} within {timeout} s; output:\n" + "\n".join(self.output)
+        )
 
 
 StartLocalRuntime = Callable[..., LocalRuntimeProcess]
 
 
-def subprocess_env() -> dict[str, str]:
+def _subprocess_env() -> dict[str, str]:
     """The environment for subprocesses: the repository and generated code importable without installing."""
     env = dict(os.environ)
     paths = [str(REPO), str(REPO / "generated")]
@@ -103,7 +105,7 @@ def _start(
     process = subprocess.Popen(
         command,
         cwd=cwd,
-        env={**subprocess_env(), **(env or {})},
+        env={**_subprocess_env(), **(env or {})},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -128,7 +130,9 @@ def _start(
     server.reader.start()
     if not ready.wait(READY_TIMEOUT) or not server.url:
         server.kill()
-        raise AssertionError(f"`{' '.join(command)}` did not become ready; output:\n" + "\n".join(server.output))
+        raise AssertionError(
+            f"`{' '.join(command)}` did not become ready; output:\n" + "\n".join(server.output)
+        )
     return server
 
 
@@ -163,3 +167,9 @@ def start_local_runtime() -> Iterator[StartLocalRuntime]:
 def local_runtime(start_local_runtime: StartLocalRuntime) -> LocalRuntimeProcess:
     """The example workflow (``examples/workflows``) served from memory on an ephemeral port."""
     return start_local_runtime()
+
+
+@pytest.fixture
+def subprocess_env() -> dict[str, str]:
+    """An environment for ``python -m render_sdk ...`` in a subprocess (repository code importable)."""
+    return _subprocess_env()

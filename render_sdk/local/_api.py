@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -74,7 +74,9 @@ def build_app(
     async def events(request: Request) -> Response:
         return await stream_task_run_events(request, store, bus, heartbeat_seconds)
 
-    def guarded(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
+    def guarded(
+        handler: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
                 return await handler(request)
@@ -225,7 +227,7 @@ class _Handlers:
         self._orchestrator.cancel(run_id)
         return Response(status_code=204)
 
-    # ---- workflows and versions ------------------------------------------------------------------------------
+    # ---- workflows and versions -----------------------------------------------------------------------
 
     async def list_workflows(self, request: Request) -> Response:
         _limit(request)
@@ -277,7 +279,8 @@ class _Handlers:
     async def cloud_only(self, request: Request) -> Response:
         raise ApiError(
             405,
-            f"{request.method} {request.url.path} needs Render's cloud: the local runtime serves the one workflow "
+            f"{request.method} {request.url.path} needs Render's cloud: the local runtime serves the one "
+            "workflow "
             "it was started with, and registers a new version whenever the worker's source changes",
             headers={"Allow": "GET"},
         )

@@ -1,9 +1,9 @@
 """The orchestrator: turns pending runs into worker processes, within a concurrency limit.
 
-It owns the processes, the retry timers, the timeouts and the queue of runs waiting for a free slot; every status
-change it causes goes through :class:`render_sdk.local._state.RunStates`. One attempt is one process of the
-worker command, with its own callback socket. A slot is held until the attempt's whole process group is gone, so
-``max_concurrency`` bounds the number of worker processes, not just the number of running runs.
+It owns the processes, the retry timers, the timeouts and the queue of runs waiting for a free slot; every
+status change it causes goes through :class:`render_sdk.local._state.RunStates`. One attempt is one process of
+the worker command, with its own callback socket. A slot is held until the attempt's whole process group is
+gone, so ``max_concurrency`` bounds the number of worker processes, not just the number of running runs.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Orchestrator:
         self._socket_dir = socket_dir
         self._echo = echo
         self._verbose = verbose
-        # Subtasks go first: their parents hold slots while they wait, so starting new roots first could starve them.
+        # Subtasks go first: their parents hold slots while they wait, so new roots first could starve them.
         self._subtask_queue: collections.deque[str] = collections.deque()
         self._root_queue: collections.deque[str] = collections.deque()
         self._running: dict[str, _Running] = {}
@@ -111,7 +111,7 @@ class Orchestrator:
         """Create (or find, for a retried request) a subtask run of ``parent_id`` and queue it.
 
         Raises:
-            HttpError: 404 for an unknown task or parent, 409 when the parent is no longer running, 400 for bad input.
+            HttpError: 404 for an unknown task or parent, 409 if the parent is not running, 400 for bad input.
         """
         parent = self._store.get_run(parent_id)
         if parent is None:
@@ -165,11 +165,11 @@ class Orchestrator:
         if self._attempt_tasks:
             await asyncio.wait(self._attempt_tasks)
 
-    # ---- scheduling --------------------------------------------------------------------------------------------
+    # ---- scheduling ------------------------------------------------------------------------------------
 
     def _enqueue(self, run_id: str, subtask: bool = False) -> None:
         (self._subtask_queue if subtask else self._root_queue).append(run_id)
-        # Start on the next loop iteration, so the 202 for a new run shows it as created: pending, no attempts.
+        # Start on the next loop turn, so the 202 for a new run shows it as created: pending, no attempts.
         if not self._pump_scheduled:
             self._pump_scheduled = True
             asyncio.get_running_loop().call_soon(self._pump)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
 import signal
 import time
@@ -69,19 +70,19 @@ class WorkerProcess:
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Let the leader exit on its own for ``grace`` seconds, then stop the whole group.
 
-        Used after a result, so a worker can finish flushing before it is asked to stop, and so helpers it started
-        (a shell wrapper's children, worker pools) do not outlive it.
+        Used after a result, so a worker can finish flushing before it is asked to stop, and so helpers it
+        started (a shell wrapper's children, worker pools) do not outlive it.
         """
         if self._process.returncode is None:
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._process.wait()), grace)
-            except asyncio.TimeoutError:
-                pass
         await self.kill(grace)
 
     async def kill(self, grace: float = GRACE_SECONDS) -> None:
-        """Stop the process group now: SIGTERM, up to ``grace`` seconds, then SIGKILL; then reap the leader and
-        read its output to the end."""
+        """Stop the process group now: SIGTERM, up to ``grace`` seconds, then SIGKILL.
+
+        Then reap the leader and read its output to the end.
+        """
         _signal_group(self.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
         while _group_alive(self.pid) and time.monotonic() < deadline:
@@ -109,10 +110,8 @@ class WorkerProcess:
 
 
 def _signal_group(pgid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _group_alive(pgid: int) -> bool:

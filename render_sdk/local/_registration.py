@@ -7,6 +7,7 @@ import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from render_sdk_callback_api.models import TaskDefinition, Tasks
 
@@ -80,9 +81,8 @@ async def register_tasks(
                 f"could not start the worker command `{command.describe()}`: {exc}"
             ) from exc
         exited = asyncio.ensure_future(process.wait_exit())
-        done, _ = await asyncio.wait(
-            {registered, exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
+        waiters: set[asyncio.Future[Any]] = {registered, exited}
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if registered.done():
             return registered.result().tasks
         if exited in done:

@@ -175,7 +175,7 @@ class LocalRuntime:
         return workflow
 
     async def _register(self, store: Store, workflow: WorkflowRecord, socket_dir: Path) -> str | None:
-        """Register the worker's tasks as a new version; on failure keep the previous tasks and return the error."""
+        """Register the worker's tasks as a new version; on failure, keep the old tasks and return why."""
         version = VersionRecord(
             id=new_id("wfv"),
             workflow_id=workflow.id,

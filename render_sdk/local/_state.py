@@ -7,10 +7,10 @@
        +----- retry scheduled ----+--fail_attempt (no retries left)--> failed
     pending / running --cancel_tree--> canceled
 
-Retries, timeouts, process exits, cancellation and restarts all end up here, so they cannot disagree about what
-happened. Every transition is one SQLite transaction; a transition into a terminal state takes the next event
-sequence number (the SSE event id) and is published to the event bus after it commits. A late or duplicate
-report about an attempt that is no longer running is ignored, which makes ``/callback`` idempotent.
+Retries, timeouts, process exits, cancellation and restarts all end up here, so they cannot disagree about
+what happened. Every transition is one SQLite transaction; a transition into a terminal state takes the next
+event sequence number (the SSE event id) and is published to the event bus after it commits. A late or
+duplicate report about an attempt that is no longer running is ignored, which makes ``/callback`` idempotent.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ class RunStates:
         return updated, attempt
 
     def complete_attempt(self, run_id: str, attempt: int, results: list[Any]) -> bool:
-        """Record a successful attempt; False if that attempt is no longer running (a late or repeated report)."""
+        """Record a successful attempt; False if it is no longer running (a late or repeated report)."""
         finished = now()
         with self._store.transaction():
             if not self._is_running(run_id, attempt):
@@ -217,11 +217,8 @@ class RunStates:
         """
         for run in self._store.runs_with_status(["running"]):
             attempts = self._store.attempts(run.id)
-            if attempts:
-                self.fail_attempt(run.id, attempts[-1].attempt, reason)
-            else:  # a crash between the two writes of start_attempt cannot happen (one transaction), but be safe
-                with self._store.transaction():
-                    self._store.update_run(run.id, status="pending")
+            # start_attempt writes the run and its attempt in one transaction, so a running run has one.
+            self.fail_attempt(run.id, attempts[-1].attempt, reason)
         ready: list[str] = []
         retries: list[Retry] = []
         current = now()

@@ -1,10 +1,10 @@
 """The local runtime's SQLite store: workflow, versions, tasks, runs, attempts and logs.
 
-One connection, used from the event loop's thread; every query is small and indexed, so calling it directly from
-coroutines costs well under a millisecond. WAL mode keeps readers and the writer out of each other's way, and a
-committed transaction survives the server being killed, so a run is durable before its 202 goes out.
+One connection, used from the event loop's thread; every query is small and indexed, so calling it directly
+from coroutines costs well under a millisecond. WAL mode keeps readers and the writer out of each other's way,
+and a committed transaction survives the server being killed, so a run is durable before its 202 goes out.
 
-Only ``render_sdk.local._state`` changes a run's status; this module offers the reads and the raw writes it uses.
+Only ``render_sdk.local._state`` changes a run's status; this module offers the reads and raw writes it uses.
 """
 
 from __future__ import annotations
@@ -246,7 +246,7 @@ class Store:
         self._db.execute("PRAGMA busy_timeout = 5000")
         if path is not None:
             self._db.execute("PRAGMA journal_mode = WAL")
-            # With WAL, NORMAL keeps every commit across a crash of this process; only power loss can drop the tail.
+            # In WAL mode NORMAL keeps each commit if this process crashes; power loss may drop the tail.
             self._db.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
 
@@ -258,7 +258,8 @@ class Store:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise RuntimeError(
-                f"{self.path} was written by a newer render_sdk (schema {version}, this one knows {SCHEMA_VERSION})"
+                f"{self.path} was written by a newer render_sdk (schema {version}; this one knows "
+                f"{SCHEMA_VERSION})"
             )
         for index in range(version, SCHEMA_VERSION):
             self._db.executescript(f"BEGIN; {_MIGRATIONS[index]}; PRAGMA user_version = {index + 1}; COMMIT;")
@@ -267,7 +268,7 @@ class Store:
         """A context manager grouping writes into one atomic commit."""
         return _Transaction(self._db)
 
-    # ---- workflow, versions, tasks ---------------------------------------------------------------------------
+    # ---- workflow, versions, tasks ---------------------------------------------------------------------
 
     def get_workflow(self) -> WorkflowRecord | None:
         row = self._db.execute("SELECT * FROM workflow LIMIT 1").fetchone()
@@ -297,7 +298,8 @@ class Store:
 
     def add_version(self, version: VersionRecord) -> None:
         self._db.execute(
-            "INSERT INTO workflow_versions (id, workflow_id, name, status, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO workflow_versions (id, workflow_id, name, status, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
             (version.id, version.workflow_id, version.name, version.status, timestamp(version.created_at)),
         )
 
@@ -317,7 +319,8 @@ class Store:
 
     def upsert_task(self, task: TaskRecord) -> None:
         self._db.execute(
-            "INSERT INTO tasks (id, name, workflow_id, workflow_version_id, definition_json, active, created_at) "
+            "INSERT INTO tasks "
+            "(id, name, workflow_id, workflow_version_id, definition_json, active, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
             "workflow_version_id = excluded.workflow_version_id, definition_json = excluded.definition_json, "
             "active = excluded.active",
@@ -352,12 +355,13 @@ class Store:
         ).fetchall()
         return [_task(row) for row in rows]
 
-    # ---- runs ------------------------------------------------------------------------------------------------
+    # ---- runs ------------------------------------------------------------------------------------------
 
     def insert_run(self, run: RunRecord, idempotency: tuple[str, str] | None) -> RunRecord:
         cursor = self._db.execute(
-            "INSERT INTO task_runs (id, task_id, task_name, workflow_id, workflow_version_id, status, input_json, "
-            "parent_id, parent_attempt, root_id, max_retries, wait_duration_ms, backoff_factor, timeout_seconds, "
+            "INSERT INTO task_runs (id, task_id, task_name, workflow_id, workflow_version_id, status, "
+            "input_json, parent_id, parent_attempt, root_id, max_retries, wait_duration_ms, backoff_factor, "
+            "timeout_seconds, "
             "created_at, queued_at, idempotency_key, idempotency_created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -384,7 +388,8 @@ class Store:
 
     def find_idempotent_run(self, parent_id: str, key: str, created_at: str) -> RunRecord | None:
         row = self._db.execute(
-            "SELECT * FROM task_runs WHERE parent_id = ? AND idempotency_key = ? AND idempotency_created_at = ?",
+            "SELECT * FROM task_runs "
+            "WHERE parent_id = ? AND idempotency_key = ? AND idempotency_created_at = ?",
             (parent_id, key, created_at),
         ).fetchone()
         return None if row is None else _run(row)
@@ -448,7 +453,7 @@ class Store:
         ).fetchall()
         return [_run(row) for row in rows]
 
-    # ---- attempts --------------------------------------------------------------------------------------------
+    # ---- attempts --------------------------------------------------------------------------------------
 
     def insert_attempt(self, attempt: AttemptRecord) -> None:
         self._db.execute(
@@ -507,7 +512,7 @@ class Store:
         ).fetchall()
         return {row[0]: int(row[1]) for row in rows}
 
-    # ---- logs ------------------------------------------------------------------------------------------------
+    # ---- logs ------------------------------------------------------------------------------------------
 
     def add_log(self, run_id: str, attempt: int, stream: str, moment: datetime, message: str) -> None:
         self._db.execute(

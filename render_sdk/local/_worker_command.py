@@ -37,8 +37,8 @@ class WorkerCommand:
             return cls((sys.executable, args[0]), cwd, dict(env))
         if len(args) == 1 and " " in args[0]:
             raise ValueError(
-                f"the worker command {args[0]!r} is one argument containing spaces; it is run without a shell, "
-                f"so pass its words separately: render-workflows dev -- {args[0]}"
+                f"the worker command {args[0]!r} is one argument containing spaces; it is run without a "
+                f"shell, so pass its words separately: render-workflows dev -- {args[0]}"
             )
         return cls(tuple(args), cwd, dict(env))
 

@@ -45,7 +45,8 @@ def _dev_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="render-workflows dev",
         description="Run Render's REST API and your workflow's task runs on this machine.",
-        usage="render-workflows dev [options] -- <worker command...>  |  render-workflows dev [options] main.py",
+        usage="render-workflows dev [options] -- <worker command...>  |  "
+        "render-workflows dev [options] main.py",
         epilog="Example: render-workflows dev -- python workflows/main.py",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")

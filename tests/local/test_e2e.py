@@ -1,4 +1,4 @@
-"""End-to-end: the real local runtime (a subprocess), real worker processes, driven through Render and RenderSync."""
+"""End-to-end: the local runtime (a subprocess) and real worker processes, driven by Render and RenderSync."""
 
 from __future__ import annotations
 
@@ -152,16 +152,18 @@ def test_concurrency_limit_holds_across_fifty_runs(start_local_runtime: Any, tmp
     server = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS, args=["--max-concurrency", "4"])
     log_path = tmp_path / "overlap.log"
 
-    async def main() -> list[Any]:
+    async def start_all() -> list[str]:
         async with Render(base_url=server.url) as render:
             started = await asyncio.gather(
                 *[render.workflows.run_task("wf/record", [str(log_path), 0.2]) for _ in range(50)]
             )
             statuses = {str(run.status).lower().rsplit(".", 1)[-1] for run in started}
             assert statuses == {"pending"}
-            return list(await asyncio.gather(*started))
+            return [run.id for run in started]
 
-    finished = asyncio.run(main())
+    run_ids = asyncio.run(start_all())
+    with RenderSync(base_url=server.url) as render:
+        finished = [render.workflows.wait_for_task_run(run_id, timeout=60) for run_id in run_ids]
     assert len({run.id for run in finished}) == 50
     assert all(str(run.status).lower().endswith("completed") for run in finished)
     events = []

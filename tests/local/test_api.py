@@ -1,0 +1,248 @@
+"""The local runtime's REST API, event stream, callback API and command line, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+WORKERS = Path(__file__).resolve().parent / "workers"
+EXAMPLE_WORKFLOWS = Path(__file__).resolve().parents[2] / "examples" / "workflows"
+
+
+def start_run(url: str, task: str, input_value: Any) -> dict[str, Any]:
+    response = httpx.post(f"{url}/v1/task-runs", json={"task": task, "input": input_value})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def wait_finished(url: str, run_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{url}/v1/task-runs/{run_id}").json()
+        if body["status"] in ("completed", "failed", "canceled"):
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"{run_id} did not finish within {timeout} s")
+
+
+def read_events(url: str, params: Any, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every event of a stream, which ends once each requested run has had its terminal event."""
+    events: list[dict[str, Any]] = []
+    with httpx.stream(
+        "GET", f"{url}/v1/task-runs/events", params=params, headers=headers, timeout=30
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event: dict[str, Any] = {}
+        for line in response.iter_lines():
+            if not line:
+                if "data" in event:
+                    events.append(event)
+                event = {}
+            elif not line.startswith(":"):
+                key, _, value = line.partition(": ")
+                event[key] = json.loads(value) if key == "data" else value
+    return events
+
+
+def assert_error(response: httpx.Response, status: int, words: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"id", "message"}
+    assert words in body["message"]
+
+
+def test_error_responses_are_json(local_runtime: Any) -> None:
+    url = local_runtime.url
+    assert_error(httpx.get(f"{url}/v1/task-runs/trn-nope"), 404, "trn-nope not found")
+    assert_error(httpx.delete(f"{url}/v1/task-runs/trn-nope"), 404, "not found")
+    assert_error(httpx.post(f"{url}/v1/task-runs", content=b"{nope"), 400, "not valid JSON")
+    assert_error(httpx.post(f"{url}/v1/task-runs", json={"task": "wf/square"}), 400, "input is required")
+    assert_error(
+        httpx.post(f"{url}/v1/task-runs", json={"task": "wf/square", "input": "3"}), 400, "got a string"
+    )
+    assert_error(httpx.post(f"{url}/v1/task-runs", json={"input": [3]}), 400, "task must be")
+    assert_error(
+        httpx.post(f"{url}/v1/task-runs", json={"task": "wf/square", "input": [1, 2]}), 400, "square(a)"
+    )
+    assert_error(
+        httpx.post(f"{url}/v1/task-runs", json={"task": "wf/cube", "input": [1]}), 404, "'wf/cube' not found"
+    )
+    assert_error(httpx.get(f"{url}/v1/task-runs", params={"limit": 0}), 400, "limit")
+    assert_error(httpx.get(f"{url}/v1/nothing-here"), 404, "not an endpoint")
+    assert_error(httpx.post(f"{url}/v1/workflows", json={}), 405, "needs Render's cloud")
+    assert_error(httpx.get(f"{url}/v1/task-runs/events"), 400, "taskRunIds is required")
+    finished = wait_finished(url, start_run(url, "wf/square", [2])["id"])
+    assert_error(httpx.delete(f"{url}/v1/task-runs/{finished['id']}"), 409, "already completed")
+    # Authorization is accepted and ignored.
+    response = httpx.get(f"{url}/v1/task-runs/{finished['id']}", headers={"Authorization": "Bearer rnd_x"})
+    assert response.status_code == 200
+
+
+def test_create_returns_a_pending_run_and_get_returns_details(local_runtime: Any) -> None:
+    url = local_runtime.url
+    created = start_run(url, "any-slug/square:v7", [6])
+    assert created["status"] == "pending"
+    assert created["attempts"] == [] and created["retries"] == 0
+    assert created["parentTaskRunId"] == "" and created["rootTaskRunId"] == created["id"]
+    assert created["id"].startswith("trn-") and len(created["id"]) == 24
+    details = wait_finished(url, created["id"])
+    assert details["results"] == [36] and details["input"] == [6]
+    assert details["attempts"][0]["attempt"] == 0
+    assert details["startedAt"] <= details["completedAt"]
+
+
+def test_list_pages_with_cursor_and_filters(local_runtime: Any) -> None:
+    url = local_runtime.url
+    ids = [start_run(url, "wf/square", [n])["id"] for n in range(5)]
+    greet = start_run(url, "wf/greet", {"name": "x"})["id"]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = httpx.get(f"{url}/v1/task-runs", params=params).json()
+        seen += [item["taskRun"]["id"] for item in page]
+        if len(page) < 2:
+            break
+        cursor = page[-1]["cursor"]
+    assert seen == [greet, *reversed(ids)]  # newest first, each run once
+    squares = httpx.get(f"{url}/v1/task-runs", params={"taskSlug": "my-wf/square"}).json()
+    assert {item["taskRun"]["id"] for item in squares} == set(ids)
+    tasks = httpx.get(f"{url}/v1/tasks").json()
+    square = next(item["task"] for item in tasks if item["task"]["name"] == "square")
+    assert httpx.get(f"{url}/v1/tasks/{square['id']}").json() == square
+    workflows = httpx.get(f"{url}/v1/workflows").json()
+    assert [item["workflow"]["id"] for item in workflows] == [square["workflowId"]]
+    versions = httpx.get(f"{url}/v1/workflowversions").json()
+    assert versions[-1]["workflowVersion"]["id"] == square["workflowVersionId"]
+    assert versions[-1]["workflowVersion"]["status"] == "ready"
+
+
+def test_events_replay_finished_runs_once_each(local_runtime: Any, tmp_path: Path) -> None:
+    url = local_runtime.url
+    done = wait_finished(url, start_run(url, "wf/square", [3])["id"])
+    failed = wait_finished(url, start_run(url, "wf/always_fails", ["no"])["id"])
+    flaky = wait_finished(url, start_run(url, "wf/flaky", [str(tmp_path / "n"), 1])["id"])
+    repeated = read_events(url, [("taskRunIds", done["id"]), ("taskRunIds", failed["id"])])
+    joined = read_events(url, {"taskRunIds": f"{done['id']},{failed['id']},{flaky['id']}"})
+    assert [event["data"]["status"] for event in repeated] == ["completed", "failed"]
+    assert [event["event"] for event in joined] == ["task.completed"] * 3
+    assert [event["data"]["id"] for event in joined] == [done["id"], failed["id"], flaky["id"]]
+    assert flaky["status"] == "completed" and len(flaky["attempts"]) == 2  # no event for the failed attempt
+    ids = [int(event["id"]) for event in joined]
+    assert ids == sorted(ids)
+    resumed = read_events(url, {"taskRunIds": f"{done['id']},{flaky['id']}"}, {"Last-Event-ID": str(ids[0])})
+    assert [event["data"]["id"] for event in resumed] == [flaky["id"]]
+
+
+def test_events_for_a_live_and_a_canceled_run(start_local_runtime: Any) -> None:
+    server = start_local_runtime([sys.executable, "raw_worker.py"], cwd=WORKERS)
+    parent = start_run(server.url, "wf/wait_for_child", [])
+    deadline = time.monotonic() + 30
+    children: list[Any] = []
+    while not children and time.monotonic() < deadline:
+        tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": parent["id"]}).json()
+        children = [item["taskRun"] for item in tree if item["taskRun"]["parentTaskRunId"] == parent["id"]]
+        time.sleep(0.05)
+    (child,) = children
+    assert child["rootTaskRunId"] == parent["id"] and child["parentTaskAttempt"] == 0
+    assert httpx.delete(f"{server.url}/v1/task-runs/{child['id']}").status_code == 204
+    # The parent sees its canceled subtask as an error and finishes with that as its result.
+    events = read_events(server.url, {"taskRunIds": f"{parent['id']},{child['id']}"})
+    by_id = {event["data"]["id"]: event["data"] for event in events}
+    assert by_id[child["id"]]["status"] == "canceled"
+    result = by_id[parent["id"]]["results"][0]
+    assert result["still_running"] is False and "was canceled" in result["error"]["details"]
+
+
+def test_callback_api_subtask_errors_and_idempotency(start_local_runtime: Any) -> None:
+    server = start_local_runtime([sys.executable, "raw_worker.py"], cwd=WORKERS)
+    finished = wait_finished(server.url, start_run(server.url, "wf/probe", [])["id"])
+    assert finished["status"] == "completed", finished
+    seen = finished["results"][0]
+    assert seen["unknown_task"][0] == 404 and "'nope' not found" in seen["unknown_task"][1]["message"]
+    assert seen["same_run"] is True
+    assert seen["unknown_run"][0] == 404
+    assert seen["malformed"] == 400
+    assert seen["child_result"]["complete"]["output"]
+    tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": finished["id"]}).json()
+    assert len(tree) == 2  # the repeated run-subtask request created one child
+
+
+def test_logs_endpoint_and_command(
+    start_local_runtime: Any, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    db_path = tmp_path / "store.sqlite3"
+    server = start_local_runtime(db_path=db_path)
+    run = wait_finished(server.url, start_run(server.url, "wf/always_fails", ["to the logs"])["id"])
+    logs = httpx.get(f"{server.url}/v1/logs", params={"taskRun": run["id"]}).json()
+    assert any("to the logs" in log["message"] for log in logs["logs"])
+    assert {label["name"] for label in logs["logs"][0]["labels"]} == {"taskRun", "attempt", "type"}
+    command = [sys.executable, "-m", "render_sdk", "logs", run["id"]]
+    over_http = subprocess.run(
+        [*command, "--url", server.url], env=subprocess_env, capture_output=True, text=True
+    )
+    assert over_http.returncode == 0, over_http.stderr
+    assert "to the logs" in over_http.stdout
+    assert server.stop() == 0
+    from_db = subprocess.run(
+        [*command, "--db", str(db_path)], env=subprocess_env, capture_output=True, text=True
+    )
+    assert from_db.stdout == over_http.stdout
+
+
+def test_busy_port_gives_a_clear_message(local_runtime: Any, subprocess_env: dict[str, str]) -> None:
+    port = local_runtime.url.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "render_sdk",
+            "dev",
+            "--port",
+            port,
+            "--in-memory",
+            "--",
+            sys.executable,
+            "main.py",
+        ],
+        cwd=EXAMPLE_WORKFLOWS,
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+
+
+def test_source_change_registers_again_and_failure_keeps_tasks(
+    start_local_runtime: Any, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "wf"
+    shutil.copytree(EXAMPLE_WORKFLOWS, workdir, ignore=shutil.ignore_patterns("__pycache__"))
+    server = start_local_runtime([sys.executable, "main.py"], cwd=workdir)
+    math_tasks = workdir / "math_tasks.py"
+    math_tasks.write_text(
+        math_tasks.read_text() + "\n\n@app.task\ndef cube(a: int) -> int:\n    return a**3\n"
+    )
+    server.wait_for_output("Registered tasks:")
+    assert "cube" in server.wait_for_output("Registered tasks:")
+    cube = start_run(server.url, "wf/cube", [2])
+    assert wait_finished(server.url, cube["id"])["results"] == [8]
+    math_tasks.write_text("def broken(:\n")
+    server.wait_for_output("Registration failed; keeping the previous tasks.")
+    server.wait_for_output("SyntaxError")
+    names = {item["task"]["name"] for item in httpx.get(f"{server.url}/v1/tasks").json()}
+    assert "cube" in names
+    statuses = [
+        item["workflowVersion"]["status"] for item in httpx.get(f"{server.url}/v1/workflowversions").json()
+    ]
+    assert statuses == ["ready", "ready", "registration_failed"]
