@@ -95,6 +95,7 @@ def generate_rest_client(out: Path) -> None:
             "--fail-on-warning",
         ]
     )
+    (out / REST_PACKAGE / "py.typed").write_text("")
 
 
 def generate_callback_models(out: Path) -> None:

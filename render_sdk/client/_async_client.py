@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Generator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -60,6 +61,7 @@ class _LoopState:
     loop: asyncio.AbstractEventLoop
     http: httpx.AsyncClient
     hub: EventHub
+    closer: AsyncGenerator[None, None]
 
 
 class Render:
@@ -126,7 +128,7 @@ class Render:
         state, self._state = self._state, None
         if state is not None:
             await state.hub.aclose()
-            await state.http.aclose()
+            await state.closer.aclose()
 
     async def __aenter__(self) -> Render:
         return self
@@ -141,7 +143,7 @@ class Render:
         if self._state is None or self._state.loop is not loop:
             http = httpx.AsyncClient(transport=self._transport, **_transport.client_kwargs(self._config))
             hub = EventHub(http, self._config, self.workflows.get_task_run, self._traits)
-            self._state = _LoopState(loop, http, hub)
+            self._state = _LoopState(loop, http, hub, _closed_with_loop(http))
         return self._state
 
     async def _request(self, operation: ops.Operation[Result]) -> Result:
@@ -166,6 +168,27 @@ class Render:
             logger.info("retrying %s in %.2f s after: %s", operation.label, delay, error)
             await asyncio.sleep(delay)
             attempt += 1
+
+
+async def _close_when_loop_ends(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        await http.aclose()
+
+
+def _closed_with_loop(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """An async generator that closes ``http`` when the running event loop shuts down.
+
+    ``Render()`` is commonly used without ``async with`` (the seed examples do). ``asyncio.run`` closes every
+    suspended async generator of its loop before closing the loop, so starting this one here means the
+    connections are closed while the loop can still do it, instead of leaking sockets.
+    """
+    closer = _close_when_loop_ends(http)
+    with contextlib.suppress(StopIteration):
+        # Runs to the `yield` without awaiting anything, and registers the generator with the running loop.
+        closer.asend(None).send(None)
+    return closer
 
 
 class WorkflowsService:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -86,6 +87,8 @@ class RenderSync:
             poll_interval=poll_interval,
         )
         self._http = httpx.Client(transport=transport, **_transport.client_kwargs(self._config))
+        # A client dropped without close() still closes its sockets rather than leaking them.
+        weakref.finalize(self, self._http.close)
         self._traits = ServerTraits()
         self.workflows = WorkflowsServiceSync(self)
 

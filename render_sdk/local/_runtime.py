@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from render_sdk_callback_api.models import TaskDefinition
@@ -231,13 +232,18 @@ class LocalRuntime:
         if registration_error is not None:
             lines.append(f"  Registration failed{'; using the tasks registered before' if tasks else ''}:")
             lines.extend(f"    {line}" for line in registration_error.splitlines())
-        example = tasks[0].name if tasks else "my_task"
+        example = tasks[0] if tasks else None
         env = (
             "RENDER_USE_LOCAL_DEV=true"
             if self.url == "http://127.0.0.1:8120"
             else f"RENDER_LOCAL_DEV_URL={self.url}"
         )
-        body = dumps({"task": f"{workflow.slug}/{example}", "input": []})
+        body = dumps(
+            {
+                "task": f"{workflow.slug}/{example.name if example else 'my_task'}",
+                "input": _example_input(example),
+            }
+        )
         lines += [
             "  Trigger a run:",
             f"    {env} python your_client.py      # Render() / RenderSync() talk to this server",
@@ -289,6 +295,13 @@ def _bind(host: str, port: int) -> socket.socket:
     listener.listen(2048)
     listener.setblocking(False)
     return listener
+
+
+def _example_input(task: TaskRecord | None) -> list[Any]:
+    """Placeholder arguments for the banner's example request, one per required parameter."""
+    samples: dict[str, Any] = {"int": 3, "float": 1.5, "str": "text", "bool": True, "list": [], "dict": {}}
+    parameters = (task.definition.get("parameters") or []) if task is not None else []
+    return [samples.get(p.get("type", "")) for p in parameters if not p.get("has_default")]
 
 
 def _store_task(

@@ -1,5 +1,5 @@
-"""A stream that goes silent (no events, no heartbeats) is treated as dropped: tested over a real socket,
-since only a real transport enforces read timeouts."""
+"""Behaviour that needs a real socket: idle streams (only a real transport enforces read timeouts) and
+connections closed when a client is dropped without closing it."""
 
 from __future__ import annotations
 
@@ -100,3 +100,20 @@ def test_idle_stream_reconnects_sync(server: Server) -> None:
     with RenderSync(base_url=server.url, timeouts=Timeouts(stream_idle=0.3)) as render:
         assert render.workflows.run_task("wf/t", [1]).wait(timeout=20).status == "completed"
     assert server.connections == 2
+
+
+def test_seed_style_client_without_close_leaks_nothing(server: Server) -> None:
+    """``render = Render()`` without ``async with`` (as in the seed) closes its sockets with the loop."""
+    import asyncio
+    import gc
+
+    async def main() -> Any:
+        render = Render(base_url=server.url, timeouts=Timeouts(stream_idle=0.3))
+        started = await render.workflows.run_task(task_identifier="my-workflow/square", input_data=[5])
+        return await started
+
+    assert asyncio.run(main()).status == "completed"
+    sync_render = RenderSync(base_url=server.url)
+    assert sync_render.workflows.get_task_run("trn-1").status == "running"
+    del sync_render
+    gc.collect()  # an unclosed socket would surface here as an unraisable ResourceWarning (an error)
