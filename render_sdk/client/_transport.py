@@ -37,11 +37,16 @@ from render_sdk.client.types import ResponseFormatError
 
 __all__ = [
     "BearerAuth",
+    "backoff",
     "client_kwargs",
     "error_from_response",
     "error_from_transport",
     "parse_success",
+    "request_args",
+    "retry_after",
     "retry_delay",
+    "stream_timeout",
+    "user_agent",
 ]
 
 #: Backoff: the first retry waits about INITIAL_DELAY seconds, doubling up to MAX_DELAY.
