@@ -1,20 +1,21 @@
 """render_sdk: the Python SDK for Render Workflows.
 
-Define tasks with :class:`Workflows` and :class:`Retry` (what runs inside a worker process), and trigger and
-await runs with :class:`Render` or :class:`RenderSync` (the REST client). The REST client is imported only when
-first used, so a worker process stays lean.
+Define tasks with :class:`Workflows` and :class:`Retry` (what runs inside a worker process), and trigger
+and await runs with :class:`Render` or :class:`RenderSync` (the REST client). The REST client is imported
+only when first used, so a worker process stays lean.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from render_sdk._version import __version__
 from render_sdk.workflows import Retry, TaskInstance, Workflows
 
 if TYPE_CHECKING:
     from render_sdk.client import Render, RenderSync
 
-__all__ = ["Render", "RenderSync", "Retry", "TaskInstance", "Workflows"]
+__all__ = ["Render", "RenderSync", "Retry", "TaskInstance", "Workflows", "__version__"]
 
 _CLIENT_NAMES = frozenset({"Render", "RenderSync"})
 

@@ -36,7 +36,8 @@ def find_non_json(value: Any, path: str) -> str | None:
         if isinstance(item, dict):
             for key, element in reversed(list(item.items())):
                 if not isinstance(key, str):
-                    return f"{where} has a key {key!r} of type {type(key).__name__}; JSON object keys must be str"
+                    key_type = type(key).__name__
+                    return f"{where} has a key {key!r} of type {key_type}; JSON object keys must be str"
                 stack.append((element, f"{where}[{key!r}]".replace("'", '"')))
             continue
         return f"{where} is of type {type(item).__name__}, which is not JSON-serializable"

@@ -68,6 +68,9 @@ def _hints(cls: type) -> dict[str, Any]:
     return _HINTS[cls]
 
 
+_PRIMITIVES: dict[Any, type | tuple[type, ...]] = {str: str, bool: bool, int: int, float: (int, float)}
+
+
 def _convert(hint: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(hint)
     if origin in (Union, types.UnionType):
@@ -80,8 +83,10 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
         return [_convert(item_hint, item, f"{path}[{index}]") for index, item in enumerate(value)]
     if dataclasses.is_dataclass(hint):
         return from_wire(hint, value, path)
-    expected = {str: str, bool: bool, int: int, float: (int, float)}.get(hint)
-    if expected is not None and (not isinstance(value, expected) or (hint is not bool and isinstance(value, bool))):
+    expected: type | tuple[type, ...] | None = _PRIMITIVES.get(hint)
+    if expected is not None and (
+        not isinstance(value, expected) or (hint is not bool and isinstance(value, bool))
+    ):
         raise WireError(f"{path} must be {hint.__name__}, got {type(value).__name__}")
     return value
 

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import email.utils
 import json
-import platform
 import random
-import sys
 import time
 from collections.abc import Generator
-from importlib import metadata
 from typing import Any
 
 import httpx
 
+from render_sdk._version import user_agent
 from render_sdk.client._config import ClientConfig
 from render_sdk.client._operations import Operation
 from render_sdk.client.errors import (
@@ -46,7 +44,6 @@ __all__ = [
     "retry_after",
     "retry_delay",
     "stream_timeout",
-    "user_agent",
 ]
 
 #: Backoff: the first retry waits about INITIAL_DELAY seconds, doubling up to MAX_DELAY.
@@ -81,20 +78,6 @@ class BearerAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return "BearerAuth(<hidden>)"
-
-
-def user_agent() -> str:
-    """``render-sdk-python/<version> (<impl>/<pyver>; <os>/<arch>)``, as Render's own SDK sends it."""
-    try:
-        version = metadata.version("render_sdk")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
-    implementation = sys.implementation.name.lower()
-    system = platform.system().lower() or "unknown"
-    return (
-        f"render-sdk-python/{version} ({implementation}/{platform.python_version()}; "
-        f"{system}/{platform.machine().lower() or 'unknown'})"
-    )
 
 
 def client_kwargs(config: ClientConfig) -> dict[str, Any]:

@@ -11,13 +11,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import sys
 import time
 from typing import Any
 
 import h11
 
+from render_sdk._version import user_agent
 from render_sdk.client.errors import (
     BadRequestError,
     ClientError,
@@ -39,20 +38,6 @@ FIRST_RETRY_DELAY_SECONDS = 0.05
 MAX_RETRY_DELAY_SECONDS = 5.0
 _MAX_READ = 65_536
 _CLIENT_ERRORS: dict[int, type[ClientError]] = {400: BadRequestError, 404: NotFoundError, 409: ConflictError}
-
-
-def _user_agent() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        sdk_version = version("render_sdk")
-    except PackageNotFoundError:
-        sdk_version = "0+unknown"
-    python_version = ".".join(str(part) for part in sys.version_info[:3])
-    return (
-        f"render-sdk-python/{sdk_version} ({sys.implementation.name}/{python_version}; "
-        f"{sys.platform}/{os.uname().machine})"
-    )
 
 
 class _Transient(Exception):
@@ -82,7 +67,7 @@ class CallbackTransport:
         self.socket_path = socket_path
         self.request_timeout = request_timeout
         self.retry_for = retry_for
-        self._user_agent = _user_agent()
+        self._user_agent = user_agent()
 
     async def request(
         self, operation: str, method: str, path: str, body: dict[str, Any] | None = None
