@@ -81,7 +81,11 @@ def _works(python: Path, distribution: str, version: str) -> bool:
         f"importlib.import_module({distribution!r}); "
         f"sys.exit(importlib.metadata.version({distribution!r}) != {version!r})"
     )
-    return subprocess.run([str(python), "-E", "-c", check], capture_output=True, timeout=60).returncode == 0
+    # cwd: with ``-c`` the current directory comes first on sys.path, and this repository's is ours.
+    result = subprocess.run(
+        [str(python), "-E", "-c", check], cwd=python.parent, capture_output=True, timeout=60, check=False
+    )
+    return result.returncode == 0
 
 
 def install(distribution: str, version: str, root: Path) -> OfficialSdk:
@@ -98,7 +102,15 @@ def install(distribution: str, version: str, root: Path) -> OfficialSdk:
         started = time.monotonic()
         for command in (
             [sys.executable, "-m", "venv", str(target)],
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{distribution}=={version}"],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                f"{distribution}=={version}",
+            ],
         ):
             result = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
             if result.returncode != 0:

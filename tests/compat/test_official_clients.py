@@ -101,4 +101,3 @@ def test_render_1_5_0_clients(
     assert started_id in [item["taskRun"]["id"] for item in asynchronous["listed"]]
     assert asynchronous["canceled"] is None
     assert asynchronous["awaited_canceled"]["status"] == "canceled"
-

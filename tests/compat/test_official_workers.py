@@ -76,4 +76,3 @@ def test_official_task_app_runs_on_local_runtime(
     # Sets, not lists: under 0.3.0 a second copy of the app in the same process may submit duplicates.
     assert children("add_squares") == {((3,), (9,)), ((4,), (16,))}
     assert children("fan_out") == {((i,), (i * i,)) for i in range(4)}
-
