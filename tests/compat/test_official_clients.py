@@ -11,7 +11,12 @@ import json
 import sys
 from typing import Any
 
-from tests.compat.conftest import COMPAT, OfficialSdk
+import pytest
+
+from .official_sdks import COMPAT, INSTALL_TIMEOUT, OfficialSdk
+
+# The first test also waits for the official SDKs to install (about 30 s from PyPI, more on a slow mirror).
+pytestmark = pytest.mark.timeout(INSTALL_TIMEOUT)
 
 CLIENTS = COMPAT / "clients"
 WORKER = COMPAT / "workers" / "ours"

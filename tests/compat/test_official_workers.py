@@ -14,13 +14,17 @@ import pytest
 
 from render_sdk import Render
 from render_sdk.client import ListTaskRunsParams, TaskRunDetails, TaskRunStatus
-from tests.compat.conftest import COMPAT, OfficialSdk
+
+from .official_sdks import COMPAT, INSTALL_TIMEOUT, OfficialSdk
+
+# The first test also waits for the official SDKs to install (about 30 s from PyPI, more on a slow mirror).
+pytestmark = pytest.mark.timeout(INSTALL_TIMEOUT)
 
 WORKERS = COMPAT / "workers"
 
 
 async def run_seed_tasks(url: str) -> dict[str, TaskRunDetails]:
-    """Run the seed's tasks concurrently (0.3.0 polls subtasks once a second; no need to pay that in series)."""
+    """Run the seed's tasks concurrently (0.3.0 polls subtasks once a second: no need to wait in series)."""
     calls = {
         "square": [5],
         "add_squares": [3, 4],
@@ -33,7 +37,7 @@ async def run_seed_tasks(url: str) -> dict[str, TaskRunDetails]:
             return await (await render.workflows.run_task(f"official/{task}", input_data))
 
         finished = await asyncio.gather(*(run(task, input_data) for task, input_data in calls.items()))
-        results = dict(zip(calls, finished))
+        results = dict(zip(calls, finished, strict=True))
         for name in ("add_squares", "fan_out"):
             tree = await render.workflows.list_task_runs(
                 ListTaskRunsParams(root_task_run_ids=[results[name].id], limit=100)

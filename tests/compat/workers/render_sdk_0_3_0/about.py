@@ -1,7 +1,8 @@
 """A task that reports which SDK executed it, so the test knows the official release (not ours) ran."""
 
-import render_sdk
 from main import app
+
+import render_sdk
 
 
 @app.task
