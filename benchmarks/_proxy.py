@@ -9,7 +9,6 @@ their request lines in the client-to-server bytes (the JSON bodies involved neve
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 from dataclasses import dataclass
 
@@ -37,6 +36,7 @@ class CountingProxy:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     @property
@@ -70,8 +70,15 @@ class CountingProxy:
         self._ready.set()
         async with server:
             await self._stop.wait()
+        # Connections still open (idle keep-alive, an unfinished stream) end with the proxy.
+        for task in self._handlers:
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
         self.counts.connections += 1
         self._open += 1
         self.counts.peak_open = max(self.counts.peak_open, self._open)
@@ -79,17 +86,19 @@ class CountingProxy:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:
             writer.close()
-            self._open -= 1
             return
-        upstream = asyncio.ensure_future(self._pipe(up_reader, writer, count=False))
         try:
-            await self._pipe(reader, up_writer, count=True)
-            await upstream
+            await asyncio.gather(
+                self._pipe(reader, up_writer, count=True), self._pipe(up_reader, writer, count=False)
+            )
         finally:
-            upstream.cancel()
             self._open -= 1
+            self._handlers.discard(task)
+            up_writer.close()
+            writer.close()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, count: bool) -> None:
+        """Copy until end of stream, then close the other side so its own pipe ends too."""
         tail = b""
         saw_events = False
         try:
@@ -106,8 +115,7 @@ class CountingProxy:
                     tail = window[-64:]
                 writer.write(data)
                 await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
+        except ConnectionError:
             pass
         finally:
-            with contextlib.suppress(RuntimeError):  # the loop is already closing
-                writer.close()
+            writer.close()

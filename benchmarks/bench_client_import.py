@@ -8,6 +8,7 @@ child's ``rusage``; modules are counted in an extra untimed run under ``-X impor
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import time
@@ -34,7 +35,8 @@ CASES = {
 }
 
 
-def run_once(side: h.Side, code: str) -> h.Sample:
+def run_once(side: h.Side, codes: dict[str, str]) -> h.Sample:
+    code = codes[side.name]
     started = time.perf_counter()
     proc = subprocess.Popen([side.python, "-c", code], env=side.env, cwd=h.APPS_DIR, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -72,7 +74,7 @@ def main() -> None:
     for case, code in CASES.items():
         samples = h.alternate(
             sides,
-            lambda side, code=code: run_once(side, code[side.name]),
+            functools.partial(run_once, codes=code),
             iterations=args.iterations,
             warmup=args.warmup,
             label=case,

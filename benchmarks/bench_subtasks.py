@@ -18,6 +18,7 @@ minimal Unix-socket server in this process, with no runtime at all.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
 import time
@@ -98,7 +99,7 @@ def main() -> None:
             case_sides = [sides[n] for n in names if n in sides]
             samples = h.alternate(
                 case_sides,
-                lambda side, task=task, input_data=input_data: run(side, task, input_data),
+                functools.partial(run, task=task, input_data=input_data),
                 iterations=args.iterations,
                 warmup=args.warmup,
                 label=case,
