@@ -21,7 +21,8 @@ from render_sdk_callback_api.models import RunSubtaskRequest
 
 from render_sdk._wire import WireError, decode_payload
 from render_sdk.local._callback_api import AttemptEndpoint
-from render_sdk.local._process import WorkerProcess
+from render_sdk.local._prefork import Prefork
+from render_sdk.local._process import LineSink, WorkerProcess
 from render_sdk.local._socket_server import HttpError, SocketServer
 from render_sdk.local._state import TERMINAL_STATUSES, RunStates
 from render_sdk.local._store import RunRecord, Store, TaskRecord, now
@@ -54,6 +55,7 @@ class Orchestrator:
         max_concurrency: The most worker processes alive at once.
         echo: Prints a status line to the terminal.
         verbose: Also echo every line workers print.
+        prefork: Forks attempts from a pre-imported worker when it can (None: always a cold start).
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class Orchestrator:
         max_concurrency: int,
         echo: Callable[[str], None],
         verbose: bool = False,
+        prefork: Prefork | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
@@ -75,6 +78,7 @@ class Orchestrator:
         self._socket_dir = socket_dir
         self._echo = echo
         self._verbose = verbose
+        self._prefork = prefork
         # Subtasks go first: their parents hold slots while they wait, so new roots first could starve them.
         self._subtask_queue: collections.deque[str] = collections.deque()
         self._root_queue: collections.deque[str] = collections.deque()
@@ -226,11 +230,8 @@ class Orchestrator:
         self._echo(f"running  {run.id}  {label}" + (f"  (attempt {attempt + 1})" if attempt else ""))
         try:
             try:
-                process = await WorkerProcess.start(
-                    self.command.argv,
-                    self.command.environment("run", socket_path),
-                    self.command.cwd,
-                    lambda stream, line: self._log(run.id, attempt, stream, line),
+                process = await self._start_process(
+                    socket_path, lambda stream, line: self._log(run.id, attempt, stream, line)
                 )
             except OSError as exc:
                 self._fail(
@@ -263,6 +264,15 @@ class Orchestrator:
             await server.close()
             self._report(run.id)
 
+    async def _start_process(self, socket_path: Path, on_line: LineSink) -> WorkerProcess:
+        if self._prefork is not None:
+            forked = await self._prefork.fork(socket_path, on_line)
+            if forked is not None:
+                return forked
+        return await WorkerProcess.start(
+            self.command.argv, self.command.environment("run", socket_path), self.command.cwd, on_line
+        )
+
     def _fail(self, run_id: str, attempt: int, error: str) -> None:
         retry = self._states.fail_attempt(run_id, attempt, error)
         if retry is not None:
@@ -284,8 +294,11 @@ class Orchestrator:
             self._echo(f"failed   {run.id}  {run.task_name}: {first_line}")
 
 
-def _exit_message(code: int, stderr: list[str]) -> str:
-    how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+def _exit_message(code: int | None, stderr: list[str]) -> str:
+    if code is None:
+        how = "exited (with an unknown status: the prefork zygote that forked it is gone)"
+    else:
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
     message = f"the worker process {how} before reporting a result"
     if stderr:
         message += "; its stderr ends with:\n" + "\n".join(stderr)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import os
 import signal
 import time
@@ -24,17 +25,29 @@ LineSink = Callable[[str, str], None]
 
 
 class WorkerProcess:
-    """One run of the worker command, leader of its own process group."""
+    """One worker process, leader of its own process group.
 
-    def __init__(self, process: asyncio.subprocess.Process, on_line: LineSink) -> None:
-        self._process = process
-        self.pid = process.pid
+    Either started here (:meth:`start`) or adopted from whoever started it (:meth:`adopt`: a prefork child,
+    whose exit status comes from the zygote that forked it).
+    """
+
+    def __init__(
+        self,
+        pid: int,
+        stdout: asyncio.StreamReader,
+        stderr: asyncio.StreamReader,
+        exited: asyncio.Future[int | None],
+        on_line: LineSink,
+        release: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.pid = pid
+        self._exited = exited
         self._on_line = on_line
+        self._release = release
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL)
-        assert process.stdout is not None and process.stderr is not None
         self._readers = [
-            asyncio.ensure_future(self._pump(process.stdout, "stdout")),
-            asyncio.ensure_future(self._pump(process.stderr, "stderr")),
+            asyncio.ensure_future(self._pump(stdout, "stdout")),
+            asyncio.ensure_future(self._pump(stderr, "stderr")),
         ]
 
     @classmethod
@@ -56,16 +69,46 @@ class WorkerProcess:
             start_new_session=True,
             limit=_LINE_LIMIT,
         )
-        return cls(process, on_line)
+        assert process.stdout is not None and process.stderr is not None
+        exited: asyncio.Future[int | None] = asyncio.ensure_future(_exit_status(process))
+        return cls(process.pid, process.stdout, process.stderr, exited, on_line)
 
-    @property
-    def returncode(self) -> int | None:
-        """The exit status once the process has exited (negative: killed by that signal)."""
-        return self._process.returncode
+    @classmethod
+    async def adopt(
+        cls, pid: int, stdout_fd: int, stderr_fd: int, exited: asyncio.Future[int | None], on_line: LineSink
+    ) -> WorkerProcess:
+        """Supervise a process another process started, already the leader of its own process group.
 
-    async def wait_exit(self) -> int:
-        """Wait for the leader process to exit (processes it started may still hold its output open)."""
-        return await self._process.wait()
+        Args:
+            pid: Its pid (and process group id).
+            stdout_fd: The read end of the pipe that is its stdout; taken over (closed when done).
+            stderr_fd: The same for its stderr.
+            exited: Resolves to its exit status once it has exited; None if that cannot be known.
+            on_line: Gets every line it prints.
+        """
+        loop = asyncio.get_running_loop()
+        readers: list[asyncio.StreamReader] = []
+        transports: list[asyncio.BaseTransport] = []
+        for fd in (stdout_fd, stderr_fd):
+            reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+            transport, _ = await loop.connect_read_pipe(
+                functools.partial(asyncio.StreamReaderProtocol, reader), os.fdopen(fd, "rb", buffering=0)
+            )
+            readers.append(reader)
+            transports.append(transport)
+
+        def release() -> None:
+            for transport in transports:
+                transport.close()
+
+        return cls(pid, readers[0], readers[1], exited, on_line, release)
+
+    async def wait_exit(self) -> int | None:
+        """Wait for the leader process to exit (processes it started may still hold its output open).
+
+        Returns its exit status (negative: killed by that signal), or None if it is unknown.
+        """
+        return await asyncio.shield(self._exited)
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Let the leader exit on its own for ``grace`` seconds, then stop the whole group.
@@ -73,9 +116,9 @@ class WorkerProcess:
         Used after a result, so a worker can finish flushing before it is asked to stop, and so helpers it
         started (a shell wrapper's children, worker pools) do not outlive it.
         """
-        if self._process.returncode is None:
+        if not self._exited.done():
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._process.wait()), grace)
+                await asyncio.wait_for(asyncio.shield(self._exited), grace)
         await self.kill(grace)
 
     async def kill(self, grace: float = GRACE_SECONDS) -> None:
@@ -89,11 +132,12 @@ class WorkerProcess:
             await asyncio.sleep(0.05)
         if _group_alive(self.pid):
             _signal_group(self.pid, signal.SIGKILL)
-        await self._process.wait()
+        await asyncio.shield(self._exited)
         # A process that left the group (setsid) may hold the pipes open forever; do not wait for it.
         _, unfinished = await asyncio.wait(self._readers, timeout=grace)
         for reader in unfinished:
             reader.cancel()
+        self._release()
 
     async def _pump(self, stream: asyncio.StreamReader, name: str) -> None:
         while True:
@@ -107,6 +151,10 @@ class WorkerProcess:
             if name == "stderr":
                 self.stderr_tail.append(line)
             self._on_line(name, line)
+
+
+async def _exit_status(process: asyncio.subprocess.Process) -> int | None:
+    return await process.wait()
 
 
 def _signal_group(pgid: int, signum: int) -> None:

@@ -29,6 +29,7 @@ from render_sdk.local._api import build_app
 from render_sdk.local._events import EventBus
 from render_sdk.local._ids import new_id
 from render_sdk.local._orchestrator import Orchestrator
+from render_sdk.local._prefork import Prefork
 from render_sdk.local._registration import RegistrationError, register_tasks
 from render_sdk.local._state import RunStates
 from render_sdk.local._store import Store, TaskRecord, VersionRecord, WorkflowRecord, now
@@ -62,6 +63,7 @@ class DevOptions:
         workflow_slug: The local workflow's slug (any slug in a task identifier is accepted anyway).
         verbose: Echo every line workers print.
         watch: Register again when a source file under the working directory changes.
+        prefork: Fork attempts from a pre-imported copy of the worker when it is a Python program.
     """
 
     command: WorkerCommand
@@ -72,6 +74,7 @@ class DevOptions:
     workflow_slug: str = "workflow"
     verbose: bool = False
     watch: bool = True
+    prefork: bool = False
 
 
 class LocalRuntime:
@@ -86,6 +89,7 @@ class LocalRuntime:
         self.options = options
         self._echo = echo
         self._stop = asyncio.Event()
+        self._prefork: Prefork | None = None
         self.url: str | None = None
 
     def stop(self) -> None:
@@ -105,9 +109,13 @@ class LocalRuntime:
         socket_dir = Path(tempfile.mkdtemp(prefix="render-sdk-"))
         os.chmod(socket_dir, 0o700)
         store = Store(options.db_path)
+        if options.prefork:
+            self._prefork = Prefork(options.command, socket_dir, self._echo, options.verbose)
         try:
             await self._serve(store, listener, socket_dir, on_ready)
         finally:
+            if self._prefork is not None:
+                await self._prefork.close()
             store.close()
             listener.close()
             shutil.rmtree(socket_dir, ignore_errors=True)
@@ -124,10 +132,19 @@ class LocalRuntime:
         bus = EventBus()
         states = RunStates(store, bus)
         orchestrator = Orchestrator(
-            store, states, options.command, socket_dir, options.max_concurrency, self._echo, options.verbose
+            store,
+            states,
+            options.command,
+            socket_dir,
+            options.max_concurrency,
+            self._echo,
+            options.verbose,
+            self._prefork,
         )
         workflow = self._workflow(store)
         registration_error = await self._register(store, workflow, socket_dir)
+        if self._prefork is not None:
+            await self._prefork.restart(announce=False)  # the banner says whether it is on
         orchestrator.resume()
 
         config = uvicorn.Config(
@@ -207,6 +224,8 @@ class LocalRuntime:
             snapshot = current
             self._echo("Source changed: registering tasks again...")
             error = await self._register(store, workflow, socket_dir)
+            if self._prefork is not None:
+                await self._prefork.restart()
             if error is None:
                 names = ", ".join(task.name for task in store.list_tasks(active_only=True))
                 self._echo(f"Registered tasks: {names}")
@@ -229,6 +248,8 @@ class LocalRuntime:
             f"  Concurrency: up to {options.max_concurrency} worker processes",
             f"  Tasks:       {', '.join(task.name for task in tasks) or 'none'}",
         ]
+        if self._prefork is not None:
+            lines.append(f"  Prefork:     {self._prefork.describe()}")
         if registration_error is not None:
             lines.append(f"  Registration failed{'; using the tasks registered before' if tasks else ''}:")
             lines.extend(f"    {line}" for line in registration_error.splitlines())

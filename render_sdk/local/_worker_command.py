@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["WorkerCommand", "load_env_file"]
+__all__ = ["WorkerCommand", "attempt_variables", "load_env_file"]
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,27 @@ class WorkerCommand:
 
     def environment(self, mode: str, socket_path: Path) -> dict[str, str]:
         """The environment of a worker process in ``mode`` ("run" or "register")."""
+        env = self.base_environment()
+        env.update(attempt_variables(mode, socket_path))
+        return env
+
+    def base_environment(self) -> dict[str, str]:
+        """The environment every worker process shares: all but the per-process :func:`attempt_variables`."""
         env = dict(os.environ)
         env.update(self.env)
         # Line-buffered output, so logs arrive as the task prints them rather than when the process exits.
         env.setdefault("PYTHONUNBUFFERED", "1")
-        env["RENDER_SDK_MODE"] = mode
-        env["RENDER_SDK_SOCKET_PATH"] = str(socket_path)
+        for name in _ATTEMPT_VARIABLES:
+            env.pop(name, None)
         return env
+
+
+_ATTEMPT_VARIABLES = ("RENDER_SDK_MODE", "RENDER_SDK_SOCKET_PATH")
+
+
+def attempt_variables(mode: str, socket_path: Path) -> dict[str, str]:
+    """The variables that differ between worker processes: the mode and the process's own socket."""
+    return {"RENDER_SDK_MODE": mode, "RENDER_SDK_SOCKET_PATH": str(socket_path)}
 
 
 def load_env_file(path: Path) -> dict[str, str]:

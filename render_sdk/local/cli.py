@@ -75,6 +75,12 @@ def _dev_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workflow-slug", help="the workflow's slug (default: the current directory's name)")
     parser.add_argument("--verbose", "-v", action="store_true", help="echo what workers print")
     parser.add_argument("--no-watch", action="store_true", help="do not register again when sources change")
+    parser.add_argument(
+        "--prefork",
+        action="store_true",
+        help="start attempts faster: fork each from a pre-imported copy of a Python worker "
+        "(falls back to a process per attempt when that is not safe)",
+    )
     parser.add_argument("script", nargs="?", help="shorthand for `-- python SCRIPT`")
     return parser
 
@@ -119,6 +125,7 @@ def _dev(argv: Sequence[str]) -> int:
         workflow_slug=args.workflow_slug or cwd.name or "workflow",
         verbose=args.verbose,
         watch=not args.no_watch,
+        prefork=args.prefork,
     )
     runtime = LocalRuntime(options, echo=_echo)
     try:

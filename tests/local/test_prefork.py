@@ -1,0 +1,323 @@
+"""``render-workflows dev --prefork``: attempts forked from a pre-imported worker, with cold-start fallbacks.
+
+Everything here runs the real runtime and real processes; "forked" is checked from the outside: a forked
+attempt's parent is the zygote (its pid is in the banner), a cold-started one's is the runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from render_sdk import Render, RenderSync
+from render_sdk.client.errors import TaskRunError
+from render_sdk.local._prefork import NotPreforkable, PythonCommand, parse_python_command
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+WORKERS = Path(__file__).resolve().parent / "workers"
+PREFORK = ["--prefork"]
+
+WHOAMI_WORKER = """\
+import os
+import random
+import sys
+
+from render_sdk import Retry, Workflows
+
+{preamble}
+app = Workflows(default_retry=Retry(max_retries=0, wait_duration_ms=0), auto_start=True)
+VERSION = {version}
+
+
+@app.task
+def whoami() -> dict:
+    print("hello on stdout")
+    print("hello on stderr", file=sys.stderr)
+    return {{
+        "pid": os.getpid(),
+        "ppid": os.getppid(),
+        "pgid": os.getpgid(0),
+        "sid": os.getsid(0),
+        "mode": os.environ.get("RENDER_SDK_MODE"),
+        "socket": os.environ.get("RENDER_SDK_SOCKET_PATH"),
+        "random": random.random(),
+        "stdin": os.readlink("/proc/self/fd/0"),
+        "argv": sys.argv,
+        "main_file": getattr(sys.modules["__main__"], "__file__", None),
+        "path0": sys.path[0],
+        "version": VERSION,
+    }}
+"""
+
+
+def write_worker(directory: Path, preamble: str = "", version: int = 1) -> Path:
+    path = directory / "worker.py"
+    path.write_text(WHOAMI_WORKER.format(preamble=textwrap.dedent(preamble), version=version))
+    return path
+
+
+def wait_until(condition: Any, timeout: float = 30.0, message: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"{message} not met within {timeout} s")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] not in "ZX"
+
+
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rfind(")") + 2 :].split()[1])
+
+
+def zygote_pid(server: Any) -> int:
+    line = server.wait_for_output("Prefork:")
+    match = re.search(r"Prefork:\s+on: .*\(pid (\d+)\)", line)
+    assert match, f"prefork is not on: {line}"
+    return int(match.group(1))
+
+
+def run(server: Any, task: str, input_data: Any) -> Any:
+    with RenderSync(base_url=server.url) as render:
+        return render.workflows.run_task(f"wf/{task}", input_data).wait(timeout=60)
+
+
+@pytest.mark.parametrize("form", ["script", "module"])
+def test_attempts_are_forked_with_the_cold_start_contract(
+    start_local_runtime: Any, tmp_path: Path, form: str
+) -> None:
+    write_worker(tmp_path)
+    worker = [sys.executable, "worker.py"] if form == "script" else [sys.executable, "-m", "worker"]
+    cold_server = start_local_runtime(worker, cwd=tmp_path)
+    cold = run(cold_server, "whoami", []).results[0]
+    server = start_local_runtime(worker, cwd=tmp_path, args=PREFORK)
+    zygote = zygote_pid(server)
+    first, second = run(server, "whoami", []), run(server, "whoami", [])
+    for finished in (first, second):
+        me = finished.results[0]
+        assert me["ppid"] == zygote != server.process.pid  # forked by the zygote, not started by the runtime
+        assert me["pid"] == me["pgid"] == me["sid"]  # its own session and process group, as when cold
+        assert me["mode"] == cold["mode"] == "run"
+        assert me["stdin"] == cold["stdin"] == "/dev/null"
+        # What the program sees of how it was started is what `python worker.py` / `python -m worker` shows.
+        for key in ("argv", "main_file", "path0"):
+            assert me[key] == cold[key], key
+        logs = httpx.get(f"{server.url}/v1/logs", params={"taskRun": finished.id}).json()["logs"]
+        lines = {
+            (next(label["value"] for label in log["labels"] if label["name"] == "type"), log["message"])
+            for log in logs
+        }
+        assert {("stdout", "hello on stdout"), ("stderr", "hello on stderr")} <= lines
+    one, two = first.results[0], second.results[0]
+    assert one["pid"] != two["pid"]
+    assert one["socket"] != two["socket"]
+    assert one["random"] != two["random"]
+    assert not pid_alive(one["pid"]) and not pid_alive(two["pid"])
+
+
+def test_seed_tasks_complete_with_prefork(start_local_runtime: Any) -> None:
+    server = start_local_runtime(args=PREFORK)
+    zygote_pid(server)
+
+    async def main() -> list[Any]:
+        async with Render(base_url=server.url) as render:
+            runs = [
+                render.workflows.run_task("my-workflow/square", [5]),
+                render.workflows.run_task("my-workflow/add_squares", [3, 4]),
+                render.workflows.run_task("my-workflow/fan_out", [4]),
+            ]
+            return list(await asyncio.gather(*[await started for started in runs]))
+
+    square, add, fan = asyncio.run(main())
+    assert (square.results, add.results, fan.results) == ([25], [25], [[0, 1, 4, 9]])
+    with RenderSync(base_url=server.url) as render, pytest.raises(TaskRunError) as caught:
+        render.workflows.run_task("my-workflow/always_fails", ["broken on purpose"]).wait(timeout=60)
+    assert "ValueError: broken on purpose" in str(caught.value)
+
+
+def test_exit_mid_run_reports_the_status(start_local_runtime: Any) -> None:
+    server = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS, args=PREFORK)
+    zygote_pid(server)
+    with RenderSync(base_url=server.url) as render:
+        started = render.workflows.run_task("wf/exit_hard", [3])
+        with pytest.raises(TaskRunError) as caught:
+            started.wait(timeout=60)
+    assert "exited with status 3" in str(caught.value)
+    assert "about to exit hard" in str(caught.value)
+
+
+def test_cancel_of_a_forked_tree_leaves_no_process(start_local_runtime: Any, tmp_path: Path) -> None:
+    server = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS, args=PREFORK)
+    zygote = zygote_pid(server)
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    with RenderSync(base_url=server.url) as render:
+        started = render.workflows.run_task("wf/sleepy_fan_out", [str(pid_dir), 3])
+        # parent + 3 sleepers (all forked) + 3 grandchildren they started
+        wait_until(lambda: len(list(pid_dir.iterdir())) == 7, message="all processes started")
+        pids = [int(path.read_text()) for path in pid_dir.iterdir()]
+        assert all(pid_alive(pid) for pid in pids)
+        assert sum(parent_of(pid) == zygote for pid in pids) == 4
+        render.workflows.cancel_task_run(started.id)
+    wait_until(lambda: not any(pid_alive(pid) for pid in pids), timeout=15, message="every process stopped")
+    tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": started.id}).json()
+    assert {item["taskRun"]["status"] for item in tree} == {"canceled"}
+    assert pid_alive(zygote)
+
+
+def test_timeout_kills_a_forked_attempt(start_local_runtime: Any) -> None:
+    server = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS, args=PREFORK)
+    zygote_pid(server)
+    began = time.monotonic()
+    with RenderSync(base_url=server.url) as render:
+        started = render.workflows.run_task("wf/hang", [90])
+        with pytest.raises(TaskRunError) as caught:
+            started.wait(timeout=90)
+    assert "timed out after 30 s" in str(caught.value)
+    assert 29 < time.monotonic() - began < 60
+
+
+def test_concurrency_limit_counts_forked_processes(start_local_runtime: Any, tmp_path: Path) -> None:
+    server = start_local_runtime(
+        [sys.executable, "main.py"], cwd=WORKERS, args=[*PREFORK, "--max-concurrency", "3"]
+    )
+    zygote = zygote_pid(server)
+    log_path = tmp_path / "overlap.log"
+
+    async def run_all() -> list[Any]:
+        async with Render(base_url=server.url) as render:
+            started = [await render.workflows.run_task("wf/record", [str(log_path), 0.2]) for _ in range(12)]
+            return list(await asyncio.gather(*started))
+
+    finished = asyncio.run(run_all())
+    assert len({run.results[0] for run in finished}) == 12  # a process per attempt
+    events = []
+    for line in log_path.read_text().splitlines():
+        kind, _pid, moment = line.split()
+        events.append((float(moment), 1 if kind == "start" else -1))
+    running = peak = 0
+    for _, change in sorted(events):
+        running += change
+        peak = max(peak, running)
+    assert 2 <= peak <= 3
+    assert pid_alive(zygote)
+
+
+def test_non_python_command_starts_cold(start_local_runtime: Any, tmp_path: Path) -> None:
+    write_worker(tmp_path)
+    server = start_local_runtime(["/usr/bin/env", sys.executable, "worker.py"], cwd=tmp_path, args=PREFORK)
+    line = server.wait_for_output("Prefork:")
+    assert "off: `/usr/bin/env` is not a Python interpreter" in line
+    me = run(server, "whoami", []).results[0]
+    assert parent_of_pid_was_runtime(me, server)
+
+
+def parent_of_pid_was_runtime(me: dict[str, Any], server: Any) -> bool:
+    """A cold start's parent is the runtime (env execs the interpreter in place)."""
+    return bool(me["ppid"] == server.process.pid and me["pid"] == me["pgid"])
+
+
+def test_thread_at_import_falls_back_to_cold_starts(start_local_runtime: Any, tmp_path: Path) -> None:
+    write_worker(
+        tmp_path,
+        preamble="""
+        import threading
+        import time
+
+        threading.Thread(target=time.sleep, args=(600,), name="import-time-sleeper", daemon=True).start()
+        """,
+    )
+    server = start_local_runtime([sys.executable, "worker.py"], cwd=tmp_path, args=PREFORK)
+    line = server.wait_for_output("Prefork:")
+    assert "off: the program runs 2 threads after import (import-time-sleeper)" in line
+    assert "every attempt starts the worker command" in line
+    assert parent_of_pid_was_runtime(run(server, "whoami", []).results[0], server)
+
+
+def test_serving_at_import_falls_back_to_cold_starts(start_local_runtime: Any, tmp_path: Path) -> None:
+    path = write_worker(tmp_path)
+    path.write_text(path.read_text() + "\napp.start()\n")
+    server = start_local_runtime([sys.executable, "worker.py"], cwd=tmp_path, args=PREFORK)
+    assert "off: the program serves its tasks while being imported" in server.wait_for_output("Prefork:")
+    assert parent_of_pid_was_runtime(run(server, "whoami", []).results[0], server)
+
+
+def test_source_change_and_zygote_death_start_a_new_zygote(start_local_runtime: Any, tmp_path: Path) -> None:
+    path = write_worker(tmp_path, version=1)
+    server = start_local_runtime([sys.executable, "worker.py"], cwd=tmp_path, args=PREFORK)
+    first_zygote = zygote_pid(server)
+    assert run(server, "whoami", []).results[0]["version"] == 1
+
+    write_worker(tmp_path, version=2)
+    os.utime(path, (time.time() + 5, time.time() + 5))  # a changed mtime even on coarse clocks
+    server.wait_for_output("Registered tasks")
+    me = wait_until(
+        lambda: (found := run(server, "whoami", []).results[0])["version"] == 2 and found,
+        message="the new code runs",
+    )
+    second_zygote = me["ppid"]
+    assert second_zygote != first_zygote
+    wait_until(lambda: not pid_alive(first_zygote), message="the old zygote exited")
+
+    os.kill(second_zygote, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(second_zygote), message="the zygote died")
+    me = run(server, "whoami", []).results[0]
+    assert me["version"] == 2
+    assert me["ppid"] not in (second_zygote, server.process.pid)  # a third zygote forked it
+    server.wait_for_output("exited; starting another")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["python", "main.py", "--flag"], PythonCommand("python", (), ("main.py", "--flag"))),
+        (
+            ["python3.11", "-u", "-X", "dev", "main.py"],
+            PythonCommand("python3.11", ("-u", "-X", "dev"), ("main.py",)),
+        ),
+        (
+            ["/usr/bin/python3", "-Wignore", "-m", "pkg.worker", "a"],
+            PythonCommand("/usr/bin/python3", ("-Wignore",), ("-m", "pkg.worker", "a")),
+        ),
+        ([sys.executable, "-B", "main.py"], PythonCommand(sys.executable, ("-B",), ("main.py",))),
+    ],
+)
+def test_python_commands_are_recognised(tmp_path: Path, argv: list[str], expected: PythonCommand) -> None:
+    (tmp_path / "main.py").write_text("")
+    assert parse_python_command(argv, tmp_path) == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["node", "main.js"], "`node` is not a Python interpreter"),
+        (["render-workflows", "main:app"], "`render-workflows` is not a Python interpreter"),
+        (["python", "-c", "print(1)"], "the interpreter option `-c` is not supported"),
+        (["python", "missing.py"], "`missing.py` is not a Python source file"),
+        (["python", "-m"], "`-m` without a module name"),
+        (["python", "-u"], "names no script or module"),
+    ],
+)
+def test_other_commands_are_not_preforked(tmp_path: Path, argv: list[str], reason: str) -> None:
+    with pytest.raises(NotPreforkable, match=re.escape(reason)):
+        parse_python_command(argv, tmp_path)
