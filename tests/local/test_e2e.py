@@ -133,7 +133,7 @@ def test_cancel_fan_out_tree_stops_every_process(start_local_runtime: Any, tmp_p
         run = render.workflows.run_task("wf/sleepy_fan_out", [str(pid_dir), 3])
         # parent + 3 sleepers + 3 grandchildren
         wait_until(lambda: len(list(pid_dir.iterdir())) == 7, message="all processes started")
-        pids = [int(path.read_text()) for path in pid_dir.iterdir()]
+        pids = [int(path.stem) for path in pid_dir.iterdir()]  # the name is written first
         assert all(pid_alive(pid) for pid in pids)
         render.workflows.cancel_task_run(run.id)
         details = render.workflows.get_task_run(run.id)
@@ -186,7 +186,7 @@ def test_server_killed_and_restarted_loses_nothing(start_local_runtime: Any, tmp
         done = [render.workflows.run_task("wf/square", [n]).wait() for n in range(3)]
         in_flight = render.workflows.run_task("wf/slow_then_done", [str(pid_dir), 3])
         wait_until(lambda: list(pid_dir.iterdir()), message="the slow attempt started")
-    orphan = int(next(pid_dir.iterdir()).read_text())
+    orphan = int(next(pid_dir.iterdir()).stem)  # the name is written first
     first.kill()
     os.kill(orphan, signal.SIGKILL)  # a crashed server's worker would be killed by its supervisor, too
 

@@ -175,7 +175,7 @@ def test_cancel_of_a_forked_tree_leaves_no_process(start_local_runtime: Any, tmp
         started = render.workflows.run_task("wf/sleepy_fan_out", [str(pid_dir), 3])
         # parent + 3 sleepers (all forked) + 3 grandchildren they started
         wait_until(lambda: len(list(pid_dir.iterdir())) == 7, message="all processes started")
-        pids = [int(path.read_text()) for path in pid_dir.iterdir()]
+        pids = [int(path.stem) for path in pid_dir.iterdir()]  # the name is written first
         assert all(pid_alive(pid) for pid in pids)
         assert sum(parent_of(pid) == zygote for pid in pids) == 4
         render.workflows.cancel_task_run(started.id)
