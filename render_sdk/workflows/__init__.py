@@ -5,8 +5,9 @@ starts it as a subtask and returns a :class:`TaskInstance` to await. When Render
 ``RENDER_SDK_MODE`` and ``RENDER_SDK_SOCKET_PATH`` set), ``auto_start=True``, :meth:`Workflows.start` or the
 ``render-workflows module:app`` command registers the tasks or runs one of them.
 
-This package imports only the standard library and the callback-protocol models, so a worker stays lean; the
-socket transport is imported when the worker starts serving.
+Defining tasks imports only a few standard-library modules (no dataclasses, no event loop), so a worker
+stays lean; what each mode needs (the socket transport, asyncio for running a task) is imported when the
+worker starts serving.
 """
 
 from render_sdk.workflows._app import Workflows

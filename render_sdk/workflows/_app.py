@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-import traceback
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
@@ -241,7 +240,7 @@ def serve_once(tasks: Mapping[str, Task[Any, Any]]) -> int:
     if _served:
         raise RuntimeError("this process has already registered or run its tasks; a worker serves once")
     _served = True
-    from render_sdk.workflows._runtime import serve
+    from render_sdk.workflows._serve import serve
 
     return serve(tasks)
 
@@ -263,6 +262,8 @@ def _auto_start() -> None:
     try:
         status = serve_once(merge_tasks(live_apps()))
     except Exception:
+        import traceback
+
         traceback.print_exc()
         status = 1
     if status != 0:

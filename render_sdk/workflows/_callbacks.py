@@ -14,7 +14,6 @@ from render_sdk_callback_api.models import (
     SubtaskResultRequest,
     SubtaskResultResponse,
     TaskInput,
-    Tasks,
 )
 
 from render_sdk._wire import decode_payload, encode_payload, from_wire, to_wire
@@ -41,9 +40,6 @@ class CallbackClient:
 
     async def post_callback(self, callback: CallbackRequest) -> None:
         await self.transport.request("post callback", "POST", "/callback", to_wire(callback))
-
-    async def register_tasks(self, tasks: Tasks) -> None:
-        await self.transport.request("register tasks", "POST", "/register-tasks", to_wire(tasks))
 
     async def run_subtask(self, request: RunSubtaskRequest) -> str:
         answer = await self.transport.request("run subtask", "POST", "/run-subtask", to_wire(request))

@@ -9,9 +9,9 @@ import asyncio
 import contextlib
 import contextvars
 import inspect
+import os
 import threading
 import traceback
-from pathlib import Path
 from typing import Any
 
 from render_sdk._json import find_non_json
@@ -19,7 +19,7 @@ from render_sdk.workflows._task import RunningTask, SubtaskRunner, Task, current
 
 __all__ = ["describe_error", "run_task_body", "split_input"]
 
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+_PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))
 
 
 def split_input(task: Task[Any, Any], input_value: Any) -> tuple[list[Any], dict[str, Any]]:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from render_sdk_callback_api.models import RetryOptions, TaskOptions
+from typing import Any, NamedTuple
 
 __all__ = [
     "MAX_TIMEOUT_SECONDS",
@@ -27,12 +24,11 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-@dataclass(frozen=True)
 class Retry:
     """How Render retries a failed task run.
 
     Attempt ``n`` (counting retries from 0) waits ``wait_duration_ms * backoff_scaling ** n`` milliseconds
-    before it starts.
+    before it starts. Immutable, and equal to another ``Retry`` with the same values.
 
     Args:
         max_retries: Retries after the first attempt (total attempts = ``max_retries + 1``), at least 0.
@@ -40,30 +36,56 @@ class Retry:
         backoff_scaling: Factor applied to the delay after each retry, at least 1.
     """
 
+    # A plain class rather than a frozen dataclass: `import render_sdk` then needs neither dataclasses nor
+    # inspect, which would cost a worker more than everything else it imports to define its tasks.
+    __slots__ = ("backoff_scaling", "max_retries", "wait_duration_ms")
+
     max_retries: int
     wait_duration_ms: int
-    backoff_scaling: float = 1.5
+    backoff_scaling: float
 
-    def __post_init__(self) -> None:
-        if not _is_int(self.max_retries) or self.max_retries < 0:
-            raise ValueError(f"Retry max_retries must be an int >= 0, got {self.max_retries!r}")
-        if not _is_int(self.wait_duration_ms) or self.wait_duration_ms < 0:
-            raise ValueError(f"Retry wait_duration_ms must be an int >= 0, got {self.wait_duration_ms!r}")
-        scaling = self.backoff_scaling
+    def __init__(self, max_retries: int, wait_duration_ms: int, backoff_scaling: float = 1.5) -> None:
+        if not _is_int(max_retries) or max_retries < 0:
+            raise ValueError(f"Retry max_retries must be an int >= 0, got {max_retries!r}")
+        if not _is_int(wait_duration_ms) or wait_duration_ms < 0:
+            raise ValueError(f"Retry wait_duration_ms must be an int >= 0, got {wait_duration_ms!r}")
+        scaling: Any = backoff_scaling
         if isinstance(scaling, bool) or not isinstance(scaling, (int, float)) or not scaling >= 1:
             raise ValueError(f"Retry backoff_scaling must be a number >= 1, got {scaling!r}")
+        object.__setattr__(self, "max_retries", max_retries)
+        object.__setattr__(self, "wait_duration_ms", wait_duration_ms)
+        object.__setattr__(self, "backoff_scaling", backoff_scaling)
 
     def delay_ms(self, retry_number: int) -> float:
         """The wait before retry ``retry_number`` (0 for the first retry), in milliseconds."""
         return self.wait_duration_ms * float(self.backoff_scaling) ** retry_number
 
-    def to_wire(self) -> RetryOptions:
-        """The callback protocol's ``retry`` object (``backoff_scaling`` travels as ``factor``)."""
-        return RetryOptions(
-            max_retries=self.max_retries,
-            wait_duration_ms=self.wait_duration_ms,
-            factor=float(self.backoff_scaling),
+    def _values(self) -> tuple[int, int, float]:
+        return (self.max_retries, self.wait_duration_ms, self.backoff_scaling)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Retry):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __reduce__(self) -> tuple[type[Retry], tuple[int, int, float]]:
+        # Copies and pickles are rebuilt through __init__, as __setattr__ refuses to restore the slots.
+        return (Retry, self._values())
+
+    def __repr__(self) -> str:
+        return (
+            f"Retry(max_retries={self.max_retries!r}, wait_duration_ms={self.wait_duration_ms!r}, "
+            f"backoff_scaling={self.backoff_scaling!r})"
         )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Retry is immutable; make a new one instead of setting {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Retry is immutable; cannot delete {name!r}")
 
 
 def check_retry(retry: Any, where: str) -> Retry:
@@ -90,13 +112,9 @@ def check_plan(plan: Any, where: str) -> str:
     return str(plan)
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """A task's effective options: its own overrides, or else its app's defaults."""
 
     retry: Retry
     timeout: int
     plan: str
-
-    def to_wire(self) -> TaskOptions:
-        return TaskOptions(retry=self.retry.to_wire(), timeout_seconds=self.timeout, plan=self.plan)

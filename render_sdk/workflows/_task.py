@@ -7,22 +7,20 @@ once, so several calls run in parallel) and returns a :class:`TaskInstance` to a
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
-import typing
 from collections.abc import Callable, Generator
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
+from functools import cached_property
+from types import FunctionType
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, ParamSpec, Protocol, TypeVar
 
-from render_sdk_callback_api.models import TaskDefinition, TaskParameter
-
-from render_sdk._json import dumps, find_non_json
+from render_sdk._json import find_non_json
 from render_sdk.workflows._options import Options
 
 if TYPE_CHECKING:
     import asyncio
+    import inspect
 
 __all__ = ["RunningTask", "SubtaskRunner", "Task", "TaskInstance", "check_task_name", "current_run"]
 
@@ -32,7 +30,6 @@ R_co = TypeVar("R_co", covariant=True)
 
 # What a task slug ({workflow-slug}/{task-name}[:version]) can carry in its task-name part.
 _TASK_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*\Z")
-_SKIPPED_KINDS = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
 def check_task_name(name: Any, origin: str) -> str:
@@ -81,8 +78,7 @@ class SubtaskRunner(Protocol):
         """Submit ``task`` with ``input_value`` (positional list or keyword object) and return at once."""
 
 
-@dataclass(frozen=True)
-class RunningTask:
+class RunningTask(NamedTuple):
     """The task whose body is running in this context, and where its subtask calls go."""
 
     task: Task[Any, Any]
@@ -106,19 +102,36 @@ class Task(Generic[P, R]):
         self.func = func
         self.options = options
         self.origin = origin
-        try:
-            self.signature = inspect.signature(func)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"task {name!r} ({origin}) has no inspectable signature: {exc}") from None
+        if not isinstance(func, FunctionType):
+            self.signature  # noqa: B018 - a plain function always has one; fail now if anything else has none
         self.__name__ = getattr(func, "__name__", name)
         self.__qualname__ = getattr(func, "__qualname__", name)
         self.__doc__ = func.__doc__
         self.__module__ = getattr(func, "__module__", None) or __name__
         self.__wrapped__ = func
 
+    @cached_property
+    def signature(self) -> inspect.Signature:
+        """The body's signature, worked out when first needed (registering, or calling the task).
+
+        Raises:
+            TypeError: The body has no signature that ``inspect`` can work out.
+        """
+        # Imported when needed: inspect (with ast, dis, tokenize) costs more than all of `import render_sdk`.
+        import inspect
+
+        try:
+            return inspect.signature(self.func)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"task {self.name!r} ({self.origin}) has no inspectable signature: {exc}"
+            ) from None
+
     @property
     def is_async(self) -> bool:
         """Whether the body is a coroutine function (sync bodies run in a worker thread)."""
+        import inspect
+
         return inspect.iscoroutinefunction(self.func)
 
     @property
@@ -128,15 +141,6 @@ class Task(Generic[P, R]):
         if code is None:
             return (self.origin, 0, self.name)
         return (os.path.realpath(code.co_filename), code.co_firstlineno, self.name)
-
-    def to_wire(self) -> TaskDefinition:
-        """The task as sent to ``/register-tasks``."""
-        parameters = [
-            _describe_parameter(parameter)
-            for parameter in self.signature.parameters.values()
-            if parameter.kind not in _SKIPPED_KINDS
-        ]
-        return TaskDefinition(name=self.name, options=self.options.to_wire(), parameters=parameters or None)
 
     def make_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any] | dict[str, Any]:
         """The run input for a call with ``args`` or ``kwargs``: a JSON array or object, checked.
@@ -196,25 +200,3 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 def _origin(func: Callable[..., Any]) -> str:
     module = getattr(func, "__module__", None) or "<unknown module>"
     return f"{module}.{getattr(func, '__qualname__', repr(func))}"
-
-
-def _describe_parameter(parameter: inspect.Parameter) -> TaskParameter:
-    has_default = parameter.default is not inspect.Parameter.empty
-    default_value = None
-    if has_default and find_non_json(parameter.default, parameter.name) is None:
-        default_value = dumps(parameter.default)
-    annotation = parameter.annotation
-    return TaskParameter(
-        name=parameter.name,
-        has_default=has_default,
-        type=None if annotation is inspect.Parameter.empty else _annotation_text(annotation),
-        default_value=default_value,
-    )
-
-
-def _annotation_text(annotation: Any) -> str:
-    if isinstance(annotation, str):
-        return annotation
-    if isinstance(annotation, type) and typing.get_origin(annotation) is None:
-        return annotation.__name__
-    return repr(annotation).replace("typing.", "")

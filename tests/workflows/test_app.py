@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
-from render_sdk_callback_api.models import RetryOptions, TaskOptions
+from render_sdk_callback_api.models import RetryOptions, TaskDefinition, TaskOptions
 
 from render_sdk import Retry, TaskInstance, Workflows
+from render_sdk._wire import from_wire
 from render_sdk.workflows import Task
 from render_sdk.workflows._app import merge_tasks
+from render_sdk.workflows._register import task_definition
 
 
 def test_defaults_match_the_reference() -> None:
@@ -34,10 +39,10 @@ def test_bare_and_configured_decorators() -> None:
     assert plain.__name__ == "plain" and plain.func(4) == 4
     assert my_square.name == "custom_square" and my_square.is_async
     assert list(app.tasks) == ["plain", "custom_square"]
-    assert plain.to_wire().options == TaskOptions(
+    assert from_wire(TaskDefinition, task_definition(plain)).options == TaskOptions(
         retry=RetryOptions(max_retries=1, wait_duration_ms=10, factor=1.0), timeout_seconds=60, plan="starter"
     )
-    assert my_square.to_wire().options == TaskOptions(
+    assert from_wire(TaskDefinition, task_definition(my_square)).options == TaskOptions(
         retry=RetryOptions(max_retries=5, wait_duration_ms=2000, factor=1.5), timeout_seconds=900, plan="pro"
     )
 
@@ -91,6 +96,19 @@ def test_app_defaults_are_validated(arguments: dict[str, object], message: str) 
 def test_retry_is_validated(arguments: tuple[float, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Retry(*arguments)  # type: ignore[arg-type]
+
+
+def test_retry_is_an_immutable_value() -> None:
+    retry = Retry(2, 500, 3)
+    assert retry == Retry(max_retries=2, wait_duration_ms=500, backoff_scaling=3)
+    assert retry != Retry(2, 500) and retry != (2, 500, 3)
+    assert len({retry, Retry(2, 500, 3)}) == 1
+    assert repr(retry) == "Retry(max_retries=2, wait_duration_ms=500, backoff_scaling=3)"
+    assert copy.deepcopy(retry) == retry == pickle.loads(pickle.dumps(retry))
+    with pytest.raises(AttributeError, match="Retry is immutable"):
+        retry.max_retries = 5
+    with pytest.raises(AttributeError, match="Retry is immutable"):
+        del retry.max_retries
 
 
 @pytest.mark.parametrize("name", ["has space", "slash/name", "version:1", "-leading", "", "émoji", "dot.ted"])

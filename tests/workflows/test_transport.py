@@ -1,4 +1,9 @@
-"""The Unix-socket transport and subtask polling against scripted HTTP servers on real sockets."""
+"""The Unix-socket transports (asyncio and blocking) and subtask polling against scripted HTTP servers.
+
+Every transport test runs against both drivers: they share the HTTP exchange and the retry decisions
+(``render_sdk.workflows._http``) and must behave the same. The blocking one runs in a thread, so the scripted
+server keeps serving on the event loop.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,34 @@ import builtins
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import h11
 import pytest
-from render_sdk_callback_api.models import RunSubtaskRequest
 
 from render_sdk.client.errors import NotFoundError, RenderError, ServerError, TaskRunError, TimeoutError
 from render_sdk.workflows import Workflows
 from render_sdk.workflows._callbacks import CallbackClient, SocketSubtaskRunner
+from render_sdk.workflows._sync_transport import SyncCallbackTransport
 from render_sdk.workflows._transport import CallbackTransport
 
 Handler = Callable[[str, Any], "tuple[int, bytes] | None"]
+Send = Callable[..., Coroutine[Any, Any, Any]]
+
+
+@pytest.fixture(params=["asyncio", "blocking"])
+def send(request: pytest.FixtureRequest) -> Send:
+    """``await send(socket_path, operation, method, path, body=None, **options)`` with one driver."""
+
+    async def send_async(socket_path: str, *args: Any, **options: Any) -> Any:
+        return await CallbackTransport(socket_path, **options).request(*args)
+
+    async def send_blocking(socket_path: str, *args: Any, **options: Any) -> Any:
+        return await asyncio.to_thread(SyncCallbackTransport(socket_path, **options).request, *args)
+
+    return send_async if request.param == "asyncio" else send_blocking
 
 
 @contextlib.asynccontextmanager
@@ -76,11 +95,11 @@ def ok(value: Any) -> tuple[int, bytes]:
     return 200, json.dumps(value).encode()
 
 
-def test_waits_for_a_socket_that_appears_late(socket_dir: Path) -> None:
+def test_waits_for_a_socket_that_appears_late(socket_dir: Path, send: Send) -> None:
     path = str(socket_dir / "late.sock")
 
     async def main() -> Any:
-        request = asyncio.ensure_future(CallbackTransport(path).request("get input", "GET", "/input"))
+        request = asyncio.ensure_future(send(path, "get input", "GET", "/input"))
         await asyncio.sleep(0.3)  # The socket does not exist yet: the first attempts fail.
         async with scripted_server(path, lambda target, body: ok({"task_name": "t", "input": ""})):
             return await asyncio.wait_for(request, 30)
@@ -88,30 +107,33 @@ def test_waits_for_a_socket_that_appears_late(socket_dir: Path) -> None:
     assert asyncio.run(main()) == {"task_name": "t", "input": ""}
 
 
-def test_gives_up_after_the_retry_budget(socket_dir: Path) -> None:
+def test_gives_up_after_the_retry_budget(socket_dir: Path, send: Send) -> None:
     path = str(socket_dir / "missing.sock")
-    transport = CallbackTransport(path, retry_for=0.5)
     started = time.monotonic()
     with pytest.raises(ServerError, match=f"get input failed: cannot talk to the callback socket {path}"):
-        asyncio.run(transport.request("get input", "GET", "/input"))
+        asyncio.run(send(path, "get input", "GET", "/input", retry_for=0.5))
     assert 0.3 < time.monotonic() - started < 5
 
 
-def test_a_request_that_gets_no_answer_times_out(socket_dir: Path) -> None:
+def test_a_request_that_gets_no_answer_times_out(socket_dir: Path, send: Send) -> None:
     path = str(socket_dir / "silent.sock")
 
     async def main() -> None:
         async with scripted_server(path, lambda target, body: None) as seen:
-            transport = CallbackTransport(path, request_timeout=0.2, retry_for=0.6)
             with pytest.raises(TimeoutError, match=r"post callback timed out after 0\.2s") as caught:
-                await transport.request("post callback", "POST", "/callback", {"complete": {"output": ""}})
+                body = {"complete": {"output": ""}}
+                await send(
+                    path, "post callback", "POST", "/callback", body, request_timeout=0.2, retry_for=0.6
+                )
             assert isinstance(caught.value, builtins.TimeoutError)
             assert len(seen) >= 2  # Retried.
 
     asyncio.run(main())
 
 
-def test_server_errors_are_retried_and_client_errors_are_not(socket_dir: Path) -> None:
+def test_server_errors_are_retried_and_client_errors_are_not(
+    socket_dir: Path, send: Send, caplog: pytest.LogCaptureFixture
+) -> None:
     path = str(socket_dir / "flaky.sock")
     answers = [(503, b"busy"), (500, b""), (429, b"{}")]
 
@@ -122,26 +144,49 @@ def test_server_errors_are_retried_and_client_errors_are_not(socket_dir: Path) -
 
     async def main() -> None:
         async with scripted_server(path, handler) as seen:
-            client = CallbackClient(CallbackTransport(path))
-            task_input = await client.get_input()
-            assert (task_input.task_name, task_input.input) == ("square", "WzNd")
+            assert await send(path, "get input", "GET", "/input") == {"task_name": "square", "input": "WzNd"}
             assert seen == ["/input"] * 4
             with pytest.raises(
                 NotFoundError, match="run subtask failed with status 404: no task named 'nope'"
             ):
-                await client.run_subtask(RunSubtaskRequest(task_name="nope", input="W10="))
+                await send(path, "run subtask", "POST", "/run-subtask", {"task_name": "nope"})
             assert seen[4:] == ["/run-subtask"]
+
+    with caplog.at_level("WARNING", logger="render_sdk.workflows"):
+        asyncio.run(main())
+    assert [record.getMessage().split(":")[0] for record in caplog.records] == [
+        "get input failed (attempt 1), retrying in 0.05s",
+        "get input failed (attempt 2), retrying in 0.10s",
+        "get input failed (attempt 3), retrying in 0.20s",
+    ]
+
+
+def test_typed_calls_parse_the_answers(socket_dir: Path) -> None:
+    path = str(socket_dir / "typed.sock")
+
+    def handler(target: str, body: Any) -> tuple[int, bytes]:
+        if target == "/input":
+            return ok({"task_name": "square", "input": "WzNd"})
+        return ok({"still_running": True, "unknown": "ignored"})
+
+    async def main() -> None:
+        async with scripted_server(path, handler):
+            client = CallbackClient(CallbackTransport(path))
+            task_input = await client.get_input()
+            assert (task_input.task_name, task_input.input) == ("square", "WzNd")
+            result = await client.get_subtask_result("trn-1")
+            assert (result.still_running, result.complete, result.error) == (True, None, None)
 
     asyncio.run(main())
 
 
-def test_an_answer_that_is_not_json_is_an_error(socket_dir: Path) -> None:
+def test_an_answer_that_is_not_json_is_an_error(socket_dir: Path, send: Send) -> None:
     path = str(socket_dir / "html.sock")
 
     async def main() -> None:
         async with scripted_server(path, lambda target, body: (200, b"<html>")):
             with pytest.raises(RenderError, match="get input: the answer is not JSON"):
-                await CallbackTransport(path).request("get input", "GET", "/input")
+                await send(path, "get input", "GET", "/input")
 
     asyncio.run(main())
 

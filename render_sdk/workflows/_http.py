@@ -1,0 +1,193 @@
+"""One callback-API request, sans I/O: HTTP/1.1 bytes (h11), answer to result or error, and retry timing.
+
+The blocking transport (register mode) and the asyncio transport (run mode) move these bytes over the Unix
+socket, so both speak HTTP and retry the same way: transient failures (the socket missing or refusing, a
+reset, a timeout, 5xx, 429) are retried with capped exponential backoff for about a minute; other 4xx answers
+are final. One connection per request, ``Connection: close``: Render's runtime may close the socket after
+each answer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import h11
+
+from render_sdk._version import user_agent
+from render_sdk.client.errors import (
+    BadRequestError,
+    ClientError,
+    ConflictError,
+    NotFoundError,
+    RateLimitError,
+    RenderError,
+    ServerError,
+    TimeoutError,
+)
+
+__all__ = ["REQUEST_TIMEOUT_SECONDS", "RETRY_FOR_SECONDS", "Exchange", "Request", "Transient"]
+
+REQUEST_TIMEOUT_SECONDS = 15.0
+RETRY_FOR_SECONDS = 60.0
+FIRST_RETRY_DELAY_SECONDS = 0.05
+MAX_RETRY_DELAY_SECONDS = 5.0
+MAX_READ = 65_536
+_CLIENT_ERRORS: dict[int, type[ClientError]] = {400: BadRequestError, 404: NotFoundError, 409: ConflictError}
+
+
+class Transient(Exception):
+    """A failed attempt worth retrying; ``error`` is what to raise when the retries run out."""
+
+    def __init__(self, error: RenderError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Exchange:
+    """One attempt: the request's bytes, then the answer assembled from whatever the socket returns."""
+
+    def __init__(self, method: str, path: str, payload: bytes | None) -> None:
+        self._connection = h11.Connection(our_role=h11.CLIENT)
+        headers = [
+            ("Host", "localhost"),
+            ("User-Agent", user_agent()),
+            ("Accept", "application/json"),
+            ("Connection", "close"),
+        ]
+        if payload is not None:
+            headers += [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        outgoing = self._connection.send(h11.Request(method=method, target=path, headers=headers))
+        if payload is not None:
+            outgoing += self._connection.send(h11.Data(data=payload))
+        self.outgoing: bytes = outgoing + self._connection.send(h11.EndOfMessage())
+        self.status = 0  # until the answer's status line arrives
+        self.body = bytearray()
+
+    def receive(self, data: bytes) -> bool:
+        """Take bytes read from the socket (``b""`` at its end); True once the answer is complete.
+
+        Raises:
+            h11.ProtocolError: The bytes are not an HTTP/1.1 answer.
+            ConnectionResetError: The socket closed before an answer.
+        """
+        self._connection.receive_data(data)
+        while True:
+            event = self._connection.next_event()
+            if event is h11.NEED_DATA:
+                return False
+            if isinstance(event, h11.Response):
+                self.status = event.status_code
+            elif isinstance(event, h11.Data):
+                self.body += event.data
+            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                if not self.status:
+                    raise ConnectionResetError("the connection closed before an answer")
+                return True
+
+
+class Request:
+    """A request to the callback API as every attempt sends it, and the decisions about its attempts.
+
+    Args:
+        operation: What the request does, for messages (``"run subtask"``).
+        method: ``GET`` or ``POST``.
+        path: The endpoint, e.g. ``/run-subtask``.
+        body: The JSON body; the same bytes are resent on every retry.
+        socket_path: The Unix socket, for messages.
+        retry_for: Seconds after which a transient failure is no longer retried.
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        socket_path: str,
+        retry_for: float,
+    ) -> None:
+        self.operation = operation
+        self.method = method
+        self.path = path
+        self.payload = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        self.socket_path = socket_path
+        self.retry_for = retry_for
+        self._started = time.monotonic()
+        self._retries = 0
+
+    def exchange(self) -> Exchange:
+        """A fresh attempt."""
+        return Exchange(self.method, self.path, self.payload)
+
+    def answer(self, exchange: Exchange) -> Any:
+        """The parsed JSON answer of a completed attempt (None if empty).
+
+        Raises:
+            Transient: A 5xx or 429 answer.
+            ClientError: Another 4xx answer.
+            RenderError: The answer is not JSON.
+        """
+        status, data = exchange.status, bytes(exchange.body)
+        if status >= 300:
+            message = _error_message(data)
+            text = f"{self.operation} failed with status {status}: {message}"
+            if status == 429:
+                raise Transient(RateLimitError(text, body=message))
+            if status >= 500:
+                raise Transient(ServerError(text, status_code=status, body=message))
+            raise _CLIENT_ERRORS.get(status, ClientError)(text, status_code=status, body=message)
+        if not data.strip():
+            return None
+        try:
+            return json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RenderError(f"{self.operation}: the answer is not JSON ({exc}): {data[:200]!r}") from None
+
+    def timed_out(self, timeout: float) -> Transient:
+        """The failure of an attempt that took longer than ``timeout`` seconds."""
+        return Transient(TimeoutError(f"{self.operation} timed out after {timeout:g}s"))
+
+    def unreachable(self, exc: Exception) -> Transient:
+        """The failure of an attempt that could not talk HTTP over the socket (``OSError``, h11 error)."""
+        return Transient(
+            ServerError(
+                f"{self.operation} failed: cannot talk to the callback socket {self.socket_path}: {exc}"
+            )
+        )
+
+    def retry_delay(self, failure: Transient) -> float:
+        """Seconds to wait before the next attempt.
+
+        Raises:
+            RenderError: The failure's error, when retrying would go past ``retry_for``.
+        """
+        delay = min(FIRST_RETRY_DELAY_SECONDS * 2.0**self._retries, MAX_RETRY_DELAY_SECONDS)
+        if time.monotonic() - self._started + delay > self.retry_for:
+            raise failure.error
+        self._retries += 1
+        # Imported here: a worker whose requests succeed never loads logging.
+        import logging
+
+        logging.getLogger("render_sdk.workflows").warning(
+            "%s failed (attempt %d), retrying in %.2fs: %s",
+            self.operation,
+            self._retries,
+            delay,
+            failure.error,
+        )
+        return delay
+
+
+def _error_message(data: bytes) -> str:
+    text = data.decode("utf-8", "replace").strip()
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return text or "(no body)"
+    if isinstance(parsed, dict):
+        for key in ("message", "error"):
+            if isinstance(parsed.get(key), str):
+                return str(parsed[key])
+    return text
