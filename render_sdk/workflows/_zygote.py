@@ -127,6 +127,7 @@ def _import_program(target: Sequence[str]) -> None:
         )
     # Every child needs these to serve; importing them once here is much of what prefork saves.
     import render_sdk.workflows._runtime  # noqa: F401
+    import render_sdk.workflows._serve  # noqa: F401
 
 
 _SERVED_AT_IMPORT = (
