@@ -7,6 +7,7 @@ accepted and ignored.
 
 from __future__ import annotations
 
+import collections
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,13 +41,14 @@ from render_sdk.local._rest_models import (
 )
 from render_sdk.local._sse import stream_task_run_events
 from render_sdk.local._state import TERMINAL_STATUSES
-from render_sdk.local._store import LogRecord, Store, TaskRecord, timestamp
+from render_sdk.local._store import LogRecord, RunRecord, Store, TaskRecord, timestamp
 
 __all__ = ["build_app", "resolve_task"]
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_LOG_LIMIT = 1000
+FINISHED_ITEMS_KEPT = 2000
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -122,10 +124,44 @@ def build_app(
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
 
 
+class _RunItems:
+    """``TaskRunWithCursor`` bodies of pages of runs, built once per finished run.
+
+    A finished run never changes again, so its item is kept (for the :data:`FINISHED_ITEMS_KEPT` most recently
+    listed) instead of being rebuilt on every page; unfinished runs are built on each request, with one
+    attempts query per page.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._finished: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+
+    def of(self, runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
+        """The items of ``runs``, in order."""
+        kept = self._finished
+        missing = [run.id for run in runs if run.id not in kept]
+        attempts = self._store.attempts_of_runs(missing)
+        items = []
+        for run in runs:
+            item = kept.get(run.id)
+            if item is None:
+                model = task_run_model(run, attempts.get(run.id, []))
+                item = TaskRunWithCursor(task_run=model, cursor=run.id).to_dict()
+                if run.status in TERMINAL_STATUSES:
+                    kept[run.id] = item
+            else:
+                kept.move_to_end(run.id)
+            items.append(item)
+        while len(kept) > FINISHED_ITEMS_KEPT:
+            kept.popitem(last=False)
+        return items
+
+
 class _Handlers:
     def __init__(self, store: Store, orchestrator: Orchestrator) -> None:
         self._store = store
         self._orchestrator = orchestrator
+        self._run_items = _RunItems(store)
 
     # ---- tasks ---------------------------------------------------------------------------------------------
 
@@ -198,14 +234,7 @@ class _Handlers:
             workflow_ids=_multi(request, "workflowId"),
             version_ids=_multi(request, "workflowVersionId"),
         )
-        return _json(
-            [
-                TaskRunWithCursor(
-                    task_run=task_run_model(run, self._store.attempts(run.id)), cursor=run.id
-                ).to_dict()
-                for run in runs
-            ]
-        )
+        return _json(self._run_items.of(runs))
 
     async def get_task_run(self, request: Request) -> Response:
         run_id = request.path_params["task_run_id"]

@@ -2,6 +2,11 @@
 
 Bodies are parsed into and produced from the generated dataclasses in ``render_sdk_callback_api.models``.
 Permanent subtask errors get 4xx ``{"message"}`` (never 500, which the official SDK retries for five minutes).
+
+``POST /get-subtask-result`` for a subtask still in progress is held until the subtask is final, for up to
+:data:`RESULT_HOLD_SECONDS` (well below every SDK's 15 s request timeout), then answered ``still_running``.
+Workers poll with pauses (ours from 10 ms up to 1 s, the official SDKs every second), so without the hold each
+subtask's result would arrive up to a pause late; with it, the answer goes out as the subtask finishes.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from render_sdk.local._socket_server import HttpError, Reply
 from render_sdk.local._state import RunStates
 from render_sdk.local._store import Store
 
-__all__ = ["AttemptEndpoint", "SubtaskStarter"]
+__all__ = ["RESULT_HOLD_SECONDS", "AttemptEndpoint", "SubtaskStarter"]
+
+RESULT_HOLD_SECONDS = 5.0
 
 
 class SubtaskStarter(Protocol):
@@ -68,7 +75,7 @@ class AttemptEndpoint:
         if route == ("POST", "/run-subtask"):
             return self._run_subtask(_parse(RunSubtaskRequest, body))
         if route == ("POST", "/get-subtask-result"):
-            return self._subtask_result(_parse(SubtaskResultRequest, body))
+            return await self._subtask_result(_parse(SubtaskResultRequest, body))
         if route == ("POST", "/register-tasks"):
             raise HttpError(
                 409, "this process was started to run a task (RENDER_SDK_MODE=run), not to register"
@@ -111,8 +118,8 @@ class AttemptEndpoint:
         task_run_id = self._subtasks.start_subtask(self.run_id, self.attempt, request)
         return Reply(200, to_wire(RunSubtaskResponse(task_run_id=task_run_id)))
 
-    def _subtask_result(self, request: SubtaskResultRequest) -> Reply:
-        run = self._store.get_run(request.task_run_id)
+    async def _subtask_result(self, request: SubtaskResultRequest) -> Reply:
+        run = await self._states.wait_final(request.task_run_id, RESULT_HOLD_SECONDS)
         if run is None:
             raise HttpError(404, f"task run {request.task_run_id} not found")
         if run.status == "completed":

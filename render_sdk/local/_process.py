@@ -19,6 +19,7 @@ __all__ = ["WorkerProcess"]
 GRACE_SECONDS = 2.0
 _LINE_LIMIT = 1 << 20
 _STDERR_TAIL = 20
+_PROC = Path("/proc")
 
 LineSink = Callable[[str, str], None]
 """Called with (stream, line) for every line the process prints; stream is "stdout" or "stderr"."""
@@ -128,9 +129,9 @@ class WorkerProcess:
         """
         _signal_group(self.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while _group_alive(self.pid) and time.monotonic() < deadline:
+        while await _group_alive(self.pid) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        if _group_alive(self.pid):
+        if await _group_alive(self.pid):
             _signal_group(self.pid, signal.SIGKILL)
         await asyncio.shield(self._exited)
         # A process that left the group (setsid) may hold the pipes open forever; do not wait for it.
@@ -162,16 +163,26 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether any process of the group is still running (zombies waiting to be reaped do not count)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
+async def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running (zombies waiting to be reaped do not count).
+
+    Runs after every attempt, so the usual answer, "gone", costs one signal-0 system call. Only while the
+    group still has members is ``/proc`` read, in a thread: they may all be zombies that nobody reaps soon
+    (orphans, when PID 1 is this server in a container), and waiting for them would hold the slot in vain.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists; we just may not signal it
+        pass
+    if not _PROC.is_dir():
         return True
-    for entry in proc.iterdir():
+    return await asyncio.to_thread(_running_member, pgid)
+
+
+def _running_member(pgid: int) -> bool:
+    for entry in _PROC.iterdir():
         if not entry.name.isdigit():
             continue
         try:

@@ -94,10 +94,9 @@ class SocketServer:
                 return
             if request is None:
                 return
-            try:
-                reply = await self._handler(request.method.decode(), request.target.decode(), body)
-            except HttpError as exc:
-                reply = Reply(exc.status, {"message": exc.message})
+            reply = await self._answer(request, body, connection, reader)
+            if reply is None:
+                return
             await _send(connection, writer, reply)
             if connection.our_state is h11.MUST_CLOSE or connection.their_state is h11.MUST_CLOSE:
                 return
@@ -105,6 +104,38 @@ class SocketServer:
                 connection.start_next_cycle()
             except h11.LocalProtocolError:
                 return
+
+    async def _answer(
+        self, request: h11.Request, body: bytes, connection: h11.Connection, reader: asyncio.StreamReader
+    ) -> Reply | None:
+        """The handler's reply, or None if the client hung up first.
+
+        A handler may hold a request for seconds (a subtask result), so the connection is read meanwhile: a
+        client that goes away ends its handler, and a pipelined request is kept by h11 for the next cycle.
+        """
+        handling = asyncio.ensure_future(self._call(request, body))
+        hangup = asyncio.ensure_future(reader.read(65536))
+        try:
+            await asyncio.wait({handling, hangup}, return_when=asyncio.FIRST_COMPLETED)
+            if hangup.done():
+                data = hangup.result()
+                if not data and not handling.done():
+                    return None
+                if data:
+                    connection.receive_data(data)
+            return await handling
+        finally:
+            handling.cancel()
+            if not hangup.done():
+                hangup.cancel()
+                # Unread data stays buffered; the next request's read may start only once this one ended.
+                await asyncio.wait({hangup})
+
+    async def _call(self, request: h11.Request, body: bytes) -> Reply:
+        try:
+            return await self._handler(request.method.decode(), request.target.decode(), body)
+        except HttpError as exc:
+            return Reply(exc.status, {"message": exc.message})
 
 
 async def _read_request(

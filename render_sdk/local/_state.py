@@ -15,10 +15,13 @@ duplicate report about an attempt that is no longer running is ignored, which ma
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from render_sdk._json import dumps
 from render_sdk.local._events import EventBus
 from render_sdk.local._ids import new_id
 from render_sdk.local._store import AttemptRecord, RunRecord, Store, TaskRecord, now
@@ -76,8 +79,8 @@ class RunStates:
             workflow_id=task.workflow_id,
             workflow_version_id=task.workflow_version_id,
             status="pending",
-            input=input_value,
-            results=None,
+            input_json=dumps(input_value),
+            results_json=None,
             error=None,
             parent_id=None if parent is None else parent.id,
             parent_attempt=parent_attempt,
@@ -114,7 +117,7 @@ class RunStates:
                     started_at=started,
                     completed_at=None,
                     error=None,
-                    results=None,
+                    results_json=None,
                 )
             )
             self._store.update_run(
@@ -205,6 +208,23 @@ class RunStates:
         for event_seq, canceled_id in canceled:
             self._bus.publish(event_seq, canceled_id)
         return [canceled_id for _, canceled_id in canceled]
+
+    async def wait_final(self, run_id: str, timeout: float) -> RunRecord | None:
+        """The run as soon as it is final, or as it is after ``timeout`` seconds; None for an unknown run.
+
+        Waits on the event bus, not by polling the store: a transition into a final state is published right
+        after it commits.
+        """
+        subscription = self._bus.subscribe([run_id])  # before reading, so no transition can slip between
+        try:
+            run = self._store.get_run(run_id)
+            if run is None or run.status in TERMINAL_STATUSES:
+                return run
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(subscription.queue.get(), timeout)
+            return self._store.get_run(run_id)
+        finally:
+            subscription.close()
 
     def recover(self, reason: str) -> tuple[list[str], list[Retry]]:
         """After a restart: fail the attempts that were in flight and find the runs still to be run.

@@ -9,6 +9,7 @@ Only ``render_sdk.local._state`` changes a run's status; this module offers the 
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -175,7 +176,11 @@ class TaskRecord:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """A task run as stored."""
+    """A task run as stored.
+
+    Its input and results stay JSON text until read (``input``, ``results``): most reads of a run (state
+    transitions, a page of runs) never look at them, and they can be large.
+    """
 
     seq: int
     id: str
@@ -184,8 +189,8 @@ class RunRecord:
     workflow_id: str
     workflow_version_id: str
     status: str
-    input: Any
-    results: list[Any] | None
+    input_json: str
+    results_json: str | None
     error: str | None
     parent_id: str | None
     parent_attempt: int | None
@@ -201,10 +206,21 @@ class RunRecord:
     next_attempt_at: datetime | None
     terminal_seq: int | None
 
+    @functools.cached_property
+    def input(self) -> Any:
+        """The run's input: a JSON array of positional arguments or an object of named ones."""
+        return json.loads(self.input_json)
+
+    @functools.cached_property
+    def results(self) -> list[Any] | None:
+        """What the run returned, once completed."""
+        results: list[Any] | None = _json(self.results_json)
+        return results
+
 
 @dataclass(frozen=True)
 class AttemptRecord:
-    """One attempt of a run (0-indexed)."""
+    """One attempt of a run (0-indexed); its results stay JSON text until read, as a run's do."""
 
     run_id: str
     attempt: int
@@ -213,7 +229,13 @@ class AttemptRecord:
     started_at: datetime
     completed_at: datetime | None
     error: str | None
-    results: list[Any] | None
+    results_json: str | None
+
+    @functools.cached_property
+    def results(self) -> list[Any] | None:
+        """What the attempt returned, if it completed."""
+        results: list[Any] | None = _json(self.results_json)
+        return results
 
 
 @dataclass(frozen=True)
@@ -371,7 +393,7 @@ class Store:
                 run.workflow_id,
                 run.workflow_version_id,
                 run.status,
-                dumps(run.input),
+                run.input_json,
                 run.parent_id,
                 run.parent_attempt,
                 run.root_id,
@@ -487,30 +509,21 @@ class Store:
         rows = self._db.execute(
             "SELECT * FROM attempts WHERE run_id = ? ORDER BY attempt", (run_id,)
         ).fetchall()
-        return [
-            AttemptRecord(
-                run_id=row["run_id"],
-                attempt=row["attempt"],
-                status=row["status"],
-                enqueued_at=_dt(row["enqueued_at"]),
-                started_at=_dt(row["started_at"]),
-                completed_at=from_timestamp(row["completed_at"]),
-                error=row["error"],
-                results=_json(row["results_json"]),
-            )
-            for row in rows
-        ]
+        return [_attempt(row) for row in rows]
 
-    def attempts_of_runs(self, run_ids: Sequence[str]) -> dict[str, int]:
-        """How many attempts each run has started."""
+    def attempts_of_runs(self, run_ids: Sequence[str]) -> dict[str, list[AttemptRecord]]:
+        """The attempts of each run in one query (for a page of runs); runs without attempts are absent."""
         if not run_ids:
             return {}
         rows = self._db.execute(
-            f"SELECT run_id, count(*) FROM attempts WHERE run_id IN ({','.join('?' * len(run_ids))}) "
-            "GROUP BY run_id",
+            f"SELECT * FROM attempts WHERE run_id IN ({','.join('?' * len(run_ids))}) "
+            "ORDER BY run_id, attempt",
             tuple(run_ids),
         ).fetchall()
-        return {row[0]: int(row[1]) for row in rows}
+        attempts: dict[str, list[AttemptRecord]] = {}
+        for row in rows:
+            attempts.setdefault(row["run_id"], []).append(_attempt(row))
+        return attempts
 
     # ---- logs ------------------------------------------------------------------------------------------
 
@@ -615,6 +628,19 @@ def _task(row: sqlite3.Row) -> TaskRecord:
     )
 
 
+def _attempt(row: sqlite3.Row) -> AttemptRecord:
+    return AttemptRecord(
+        run_id=row["run_id"],
+        attempt=row["attempt"],
+        status=row["status"],
+        enqueued_at=_dt(row["enqueued_at"]),
+        started_at=_dt(row["started_at"]),
+        completed_at=from_timestamp(row["completed_at"]),
+        error=row["error"],
+        results_json=row["results_json"],
+    )
+
+
 def _run(row: sqlite3.Row) -> RunRecord:
     return RunRecord(
         seq=row["seq"],
@@ -624,8 +650,8 @@ def _run(row: sqlite3.Row) -> RunRecord:
         workflow_id=row["workflow_id"],
         workflow_version_id=row["workflow_version_id"],
         status=row["status"],
-        input=json.loads(row["input_json"]),
-        results=_json(row["results_json"]),
+        input_json=row["input_json"],
+        results_json=row["results_json"],
         error=row["error"],
         parent_id=row["parent_id"],
         parent_attempt=row["parent_attempt"],

@@ -126,7 +126,7 @@ def _import_program(target: Sequence[str]) -> None:
             "prefork serves them the way that exit hook does"
         )
     # Every child needs these to serve; importing them once here is much of what prefork saves.
-    import render_sdk.workflows._runtime  # noqa: F401
+    import render_sdk.workflows._runtime
     import render_sdk.workflows._serve  # noqa: F401
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from render_sdk.local._callback_api import RESULT_HOLD_SECONDS
 
 WORKERS = Path(__file__).resolve().parent / "workers"
 EXAMPLE_WORKFLOWS = Path(__file__).resolve().parents[2] / "examples" / "workflows"
@@ -174,6 +178,54 @@ def test_callback_api_subtask_errors_and_idempotency(start_local_runtime: Any) -
     assert seen["child_result"]["complete"]["output"]
     tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": finished["id"]}).json()
     assert len(tree) == 2  # the repeated run-subtask request created one child
+
+
+def test_subtask_result_is_held_until_the_subtask_is_final(start_local_runtime: Any) -> None:
+    server = start_local_runtime([sys.executable, "raw_worker.py"], cwd=WORKERS)
+    quick = wait_finished(server.url, start_run(server.url, "wf/poll_once", [1])["id"])["results"][0]
+    # One request sufficed: it waited out the child's second of sleep instead of answering still_running.
+    assert quick["status"] == 200 and quick["answer"]["still_running"] is False
+    assert json.loads(base64.b64decode(quick["answer"]["complete"]["output"])) == ["child done"]
+
+    slow_run = wait_finished(server.url, start_run(server.url, "wf/poll_once", [60])["id"])
+    slow = slow_run["results"][0]
+    assert slow["status"] == 200 and slow["answer"] == {"still_running": True}
+    assert slow["seconds"] > RESULT_HOLD_SECONDS - 0.5  # a lower bound: the hold ended it, not the child
+    tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": slow_run["id"]}).json()
+    (child,) = [item["taskRun"] for item in tree if item["taskRun"]["id"] != slow_run["id"]]
+    assert child["status"] == "running"
+    assert httpx.delete(f"{server.url}/v1/task-runs/{child['id']}").status_code == 204
+
+
+def test_parent_canceled_while_its_result_poll_is_held(start_local_runtime: Any) -> None:
+    server = start_local_runtime([sys.executable, "raw_worker.py"], cwd=WORKERS)
+    parent = start_run(server.url, "wf/wait_for_child", [])
+    deadline = time.monotonic() + 30
+    polling: list[str] = []
+    while not polling:
+        assert time.monotonic() < deadline, "the parent never started polling"
+        logs = httpx.get(f"{server.url}/v1/logs", params={"taskRun": parent["id"]}).json()["logs"]
+        polling = [log["message"] for log in logs if log["message"].startswith("polling child")]
+        time.sleep(0.05)
+    child_id, pid = polling[0].split()[2], int(polling[0].split()[-1])
+
+    def listed_statuses() -> dict[str, str]:
+        tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": parent["id"]}).json()
+        return {item["taskRun"]["id"]: item["taskRun"]["status"] for item in tree}
+
+    assert listed_statuses()[parent["id"]] == "running"
+    assert httpx.delete(f"{server.url}/v1/task-runs/{parent['id']}").status_code == 204
+    events = read_events(server.url, {"taskRunIds": f"{parent['id']},{child_id}"})
+    assert {event["data"]["status"] for event in events} == {"canceled"}
+    assert listed_statuses() == {parent["id"]: "canceled", child_id: "canceled"}  # not the page seen before
+    while os.path.exists(f"/proc/{pid}"):  # the parent's process is stopped although a request was held
+        assert time.monotonic() < deadline + 30, f"worker process {pid} still exists"
+        time.sleep(0.05)
+    assert wait_finished(server.url, start_run(server.url, "wf/child", [0])["id"])["results"] == [
+        "child done"
+    ]
+    assert server.stop() == 0
+    assert not [line for line in server.output if "Traceback" in line or "never retrieved" in line]
 
 
 def test_logs_endpoint_and_command(

@@ -84,6 +84,9 @@ def test_retry_recovers_after_two_failures(local_runtime: Any, tmp_path: Path) -
     assert [attempt["attempt"] for attempt in body["attempts"]] == [0, 1, 2]
     assert "attempt 1 failed on purpose" in body["attempts"][0]["error"]
     assert all(attempt["completedAt"] >= attempt["startedAt"] for attempt in body["attempts"])
+    (listed,) = httpx.get(f"{local_runtime.url}/v1/task-runs", params={"rootTaskRunId": finished.id}).json()
+    assert [attempt["attempt"] for attempt in listed["taskRun"]["attempts"]] == [0, 1, 2]
+    assert listed["taskRun"]["retries"] == 2
 
 
 def test_always_failing_task_uses_every_attempt(local_runtime: Any) -> None:

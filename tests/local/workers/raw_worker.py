@@ -1,7 +1,8 @@
 """A worker speaking the callback protocol by hand (stdlib only), to probe the local runtime's callback API.
 
 Tasks: ``probe`` (tries the subtask endpoints and returns what it saw), ``wait_for_child`` (starts ``child``
-and polls until it is no longer running, returning the last poll), and ``child`` (sleeps).
+and polls until it is no longer running, returning the last poll), ``poll_once`` (starts ``child`` and asks
+for its result once, returning the answer and how long it took), and ``child`` (sleeps).
 """
 
 import base64
@@ -63,9 +64,16 @@ def wait_result(task_run_id: str) -> object:
         time.sleep(0.1)
 
 
+def poll_once(child_seconds: float) -> object:
+    _, body = call("POST", "/run-subtask", {"task_name": "child", "input": b64([child_seconds])})
+    began = time.monotonic()
+    status, answer = call("POST", "/get-subtask-result", {"task_run_id": body["task_run_id"]})  # type: ignore[index]
+    return {"status": status, "answer": answer, "seconds": time.monotonic() - began}
+
+
 def main() -> None:
     if os.environ["RENDER_SDK_MODE"] == "register":
-        names = ["probe", "wait_for_child", "child"]
+        names = ["probe", "wait_for_child", "poll_once", "child"]
         call("POST", "/register-tasks", {"tasks": [{"name": name, "options": {}} for name in names]})
         return
     _, task = call("GET", "/input")
@@ -75,8 +83,10 @@ def main() -> None:
         result: object = probe()
     elif name == "wait_for_child":
         _, body = call("POST", "/run-subtask", {"task_name": "child", "input": b64([60])})
-        print(f"child {body['task_run_id']}", flush=True)  # type: ignore[index]
+        print(f"polling child {body['task_run_id']} from pid {os.getpid()}", flush=True)  # type: ignore[index]
         result = wait_result(body["task_run_id"])  # type: ignore[index]
+    elif name == "poll_once":
+        result = poll_once(args[0])
     else:
         time.sleep(args[0])
         result = "child done"

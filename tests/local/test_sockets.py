@@ -1,0 +1,142 @@
+"""The runtime's own sockets: the REST listener, the per-attempt callback server and process-group checks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from render_sdk.local._process import _group_alive
+from render_sdk.local._runtime import _bind
+from render_sdk.local._socket_server import Reply, SocketServer
+
+DEADLINE_SECONDS = 10.0
+
+
+def test_rest_listener_turns_nagle_off_on_accepted_connections() -> None:
+    # With Nagle on, a keep-alive response written as headers then body waits for the client's delayed ACK
+    # (~40 ms per request). asyncio (and so uvicorn) disables it only on listeners created as IPPROTO_TCP.
+    async def main() -> int:
+        listener = _bind("127.0.0.1", 0)
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(on_connect, sock=listener)
+        try:
+            _, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+            try:
+                return await asyncio.wait_for(accepted, DEADLINE_SECONDS)
+            finally:
+                writer.close()
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(main()) != 0
+
+
+async def _connect(path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_unix_connection(str(path))
+
+
+def _request(path: str) -> bytes:
+    return f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{{}}".encode()
+
+
+def test_held_request_ends_when_the_client_hangs_up(tmp_path: Path) -> None:
+    async def main() -> None:
+        started = asyncio.Event()
+        cancelled = asyncio.Event()
+
+        async def handler(method: str, path: str, body: bytes) -> Reply:
+            started.set()
+            try:
+                await asyncio.Event().wait()  # held until the server gives up on it
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+            return Reply(200)
+
+        server = SocketServer(tmp_path / "held.sock", handler)
+        await server.start()
+        try:
+            _, writer = await _connect(server.path)
+            writer.write(_request("/held"))
+            await asyncio.wait_for(started.wait(), DEADLINE_SECONDS)
+            writer.close()
+            await asyncio.wait_for(cancelled.wait(), DEADLINE_SECONDS)
+        finally:
+            await server.close()
+
+    asyncio.run(main())
+
+
+def test_request_pipelined_behind_a_held_one_is_answered_next(tmp_path: Path) -> None:
+    async def main() -> list[bytes]:
+        first_started = asyncio.Event()
+        release_first = asyncio.Event()
+
+        async def handler(method: str, path: str, body: bytes) -> Reply:
+            if path == "/first":
+                first_started.set()
+                await release_first.wait()
+            return Reply(200, {"path": path})
+
+        server = SocketServer(tmp_path / "pipelined.sock", handler)
+        await server.start()
+        try:
+            reader, writer = await _connect(server.path)
+            writer.write(_request("/first"))
+            await asyncio.wait_for(first_started.wait(), DEADLINE_SECONDS)
+            writer.write(_request("/second"))  # arrives while the first is still held
+            await writer.drain()
+            release_first.set()
+            bodies = []
+            for _ in range(2):
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), DEADLINE_SECONDS)
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                bodies.append(await reader.readexactly(length))
+            writer.close()
+            return bodies
+        finally:
+            await server.close()
+
+    assert asyncio.run(main()) == [b'{"path":"/first"}', b'{"path":"/second"}']
+
+
+def test_group_is_alive_while_any_member_runs(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    # The leader starts a grandchild in its group, reports its pid and exits.
+    leader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys; "
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)']); "
+            f"open({str(pid_file)!r}, 'w').write(str(child.pid))",
+        ],
+        start_new_session=True,
+    )
+    assert leader.wait(DEADLINE_SECONDS) == 0
+    grandchild = int(pid_file.read_text())
+    try:
+        assert asyncio.run(_group_alive(leader.pid))
+    finally:
+        os.killpg(leader.pid, signal.SIGKILL)
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while asyncio.run(_group_alive(leader.pid)):
+        assert time.monotonic() < deadline, f"group {leader.pid} (grandchild {grandchild}) still alive"
+        time.sleep(0.05)
