@@ -27,7 +27,8 @@ class Timeouts:
     connect: float = 10.0
     read: float = 30.0
     write: float = 30.0
-    pool: float = 10.0
+    #: Waiting for one of the client's 20 pooled connections: bursts of many concurrent requests queue here.
+    pool: float = 60.0
     #: No bytes (not even a heartbeat comment) on the event stream for this long means the stream is dead.
     stream_idle: float = 60.0
 

@@ -80,6 +80,11 @@ class BearerAuth(httpx.Auth):
         return "BearerAuth(<hidden>)"
 
 
+#: Connections per client. Many concurrent requests share them; more only adds work: httpcore matches every
+#: waiting request against every connection.
+CONNECTION_POOL_SIZE = 20
+
+
 def client_kwargs(config: ClientConfig) -> dict[str, Any]:
     """Keyword arguments for ``httpx.Client``/``httpx.AsyncClient``: base URL, auth, headers, timeouts."""
     timeouts = config.timeouts
@@ -91,6 +96,9 @@ def client_kwargs(config: ClientConfig) -> dict[str, Any]:
             connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
         ),
         "follow_redirects": False,
+        "limits": httpx.Limits(
+            max_connections=CONNECTION_POOL_SIZE, max_keepalive_connections=CONNECTION_POOL_SIZE
+        ),
     }
 
 

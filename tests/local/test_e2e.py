@@ -16,25 +16,9 @@ import pytest
 from render_sdk import Render, RenderSync
 from render_sdk.client.errors import TaskRunError
 
+from .processes import pid_alive, wait_until
+
 WORKERS = Path(__file__).resolve().parent / "workers"
-
-
-def wait_until(condition: Any, timeout: float = 30.0, message: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{message} not met within {timeout} s")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2] not in "ZX"
 
 
 def test_seed_tasks_through_render(local_runtime: Any) -> None:

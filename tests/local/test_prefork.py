@@ -23,6 +23,8 @@ from render_sdk import Render, RenderSync
 from render_sdk.client.errors import TaskRunError
 from render_sdk.local._prefork import NotPreforkable, PythonCommand, parse_python_command
 
+from .processes import parent_of, pid_alive, wait_until
+
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 WORKERS = Path(__file__).resolve().parent / "workers"
@@ -65,29 +67,6 @@ def write_worker(directory: Path, preamble: str = "", version: int = 1) -> Path:
     path = directory / "worker.py"
     path.write_text(WHOAMI_WORKER.format(preamble=textwrap.dedent(preamble), version=version))
     return path
-
-
-def wait_until(condition: Any, timeout: float = 30.0, message: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{message} not met within {timeout} s")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2] not in "ZX"
-
-
-def parent_of(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rfind(")") + 2 :].split()[1])
 
 
 def zygote_pid(server: Any) -> int:
