@@ -1,10 +1,10 @@
 """One shared event stream per async client, serving every ``await run`` on it.
 
 The hub keeps the set of runs somebody is waiting for and one SSE connection subscribed to exactly that set.
-When the set grows it reconnects with the new set. On every (re)connect, and after every failed attempt, it
-re-checks the pending runs with GET, so a terminal event sent while no stream was open is never missed. A
-dropped or idle stream reconnects with backoff (``Last-Event-ID`` included); a server without the events
-endpoint is polled with GET instead.
+When the set grows it reconnects with the new set, once a burst of new waits has settled. On every
+(re)connect, and after every failed attempt, it re-checks the pending runs with GET, so a terminal event sent
+while no stream was open is never missed. A dropped or idle stream reconnects with backoff (``Last-Event-ID``
+included); a server without the events endpoint is polled with GET instead.
 """
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ logger = logging.getLogger("render_sdk.client")
 
 # GETs re-checking pending runs at once, so a reconnect with many waiters does not flood the API.
 _RECHECK_CONCURRENCY = 8
+# Waits that join an open stream come in bursts (a gather of many run_task calls finishes over several ticks):
+# resubscribe once no new wait has joined for the quiet period (or the longest delay has passed), so a burst
+# costs one new connection, not one per tick. Runs that finish meanwhile are caught by the re-check GETs.
+_RESUBSCRIBE_QUIET_SECONDS = 0.02
+_RESUBSCRIBE_MAX_DELAY_SECONDS = 1.0
 
 
 class EventHub:
@@ -116,14 +121,19 @@ class EventHub:
 
     async def _follow_until_done(self) -> None:
         failures = 0
+        resubscribing = False
         while self._waiters:
             if self._traits.events_unavailable:
                 await self._recheck(sorted(self._waiters))
                 if self._waiters:
                     await self._sleep_or_change(self._config.poll_interval)
                 continue
-            # Let every wait started in this tick register, so they share the first connection.
-            await asyncio.sleep(0)
+            if resubscribing:
+                await self._settle()
+            else:
+                # Let every wait started in this tick register, so they share the first connection.
+                await asyncio.sleep(0)
+            resubscribing = False
             self._changed.clear()
             run_ids = sorted(self._waiters)
             if not run_ids:
@@ -142,11 +152,26 @@ class EventHub:
                 if self._waiters and failures:
                     delay = _transport.backoff(failures - 1) if exc.retry_after is None else exc.retry_after
                     await self._sleep_or_change(min(delay, _transport.MAX_DELAY))
+                # After a healthy stream ended (the server closes one whose runs all finished), waits that
+                # joined meanwhile may still be arriving: gather them into the next connection.
+                resubscribing = not failures
             except RenderError as exc:
                 for run_id in run_ids:
                     self._fail(run_id, exc)
             else:
                 failures = 0
+                resubscribing = True
+
+    async def _settle(self) -> None:
+        """Wait until no wait has joined for the quiet period, or the longest resubscribe delay has passed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _RESUBSCRIBE_MAX_DELAY_SECONDS
+        while (remaining := deadline - loop.time()) > 0:
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), min(_RESUBSCRIBE_QUIET_SECONDS, remaining))
+            except asyncio.TimeoutError:
+                return
 
     async def _stream(self, run_ids: list[str]) -> None:
         """Follow one connection until the set of waited runs changes.

@@ -416,6 +416,42 @@ def test_a_new_wait_resubscribes_with_the_larger_set() -> None:
     assert [r.url.params.get_list("taskRunIds") for r in api.of("events")] == [["trn-1"], ["trn-1", "trn-2"]]
 
 
+def test_a_burst_of_waits_joining_an_open_stream_costs_one_reconnect() -> None:
+    api = FakeApi()
+    finish = asyncio.Event()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        run_ids = request.url.params.get_list("taskRunIds")
+
+        async def body() -> Any:
+            yield b": ping\n\n"
+            await finish.wait()
+            for run_id in run_ids:
+                yield frame("task.completed", details(run_id, "completed"))
+            await asyncio.Event().wait()
+
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+    api.events = [answer]
+
+    async def main() -> None:
+        async with Render(token="rnd_x", transport=httpx.MockTransport(api.handler)) as render:
+            first = await render.workflows.run_task("wf/t", [0])
+            waits = [asyncio.ensure_future(first.wait())]
+            await _until(lambda: len(api.of("events")) == 1)
+            for i in range(1, 11):  # joins spread over several ticks, each within the quiet period
+                run = await render.workflows.run_task("wf/t", [i])
+                waits.append(asyncio.ensure_future(run.wait()))
+                await asyncio.sleep(0.005)
+            await _until(lambda: len(api.of("events")) == 2)
+            finish.set()
+            assert [run.id for run in await asyncio.gather(*waits)] == [f"trn-{i + 1}" for i in range(11)]
+
+    asyncio.run(main())
+    subscriptions = [sorted(r.url.params.get_list("taskRunIds")) for r in api.of("events")]
+    assert subscriptions == [["trn-1"], sorted(f"trn-{i + 1}" for i in range(11))]
+
+
 def test_canceled_wait_leaves_the_others_alone() -> None:
     api = FakeApi(events_for())
 
