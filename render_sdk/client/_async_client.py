@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -49,9 +48,7 @@ __all__ = ["AwaitableTaskRun", "Render", "WorkflowsService"]
 
 logger = logging.getLogger("render_sdk.client")
 Result = TypeVar("Result")
-
-#: Page size used when walking every page and the caller did not choose one.
-ITER_PAGE_SIZE = 100
+Item = TypeVar("Item")
 
 
 @dataclass
@@ -229,16 +226,8 @@ class WorkflowsService:
 
     async def iter_task_runs(self, params: ListTaskRunsParams | None = None) -> AsyncIterator[TaskRun]:
         """Every run matching ``params``, walking all pages."""
-        params = params or ListTaskRunsParams()
-        if params.limit is None:
-            params = dataclasses.replace(params, limit=ITER_PAGE_SIZE)
-        while True:
-            page = await self._render._request(ops.list_task_runs(params))
-            for task_run in page:
-                yield task_run
-            if page.next_cursor is None:
-                return
-            params = dataclasses.replace(params, cursor=page.next_cursor)
+        async for task_run in self._walk(ops.list_task_runs, params or ListTaskRunsParams()):
+            yield task_run
 
     async def list_tasks(self, params: ListTasksParams | None = None) -> Page[Task]:
         """One page of tasks."""
@@ -246,16 +235,18 @@ class WorkflowsService:
 
     async def iter_tasks(self, params: ListTasksParams | None = None) -> AsyncIterator[Task]:
         """Every task matching ``params``, walking all pages."""
-        params = params or ListTasksParams()
-        if params.limit is None:
-            params = dataclasses.replace(params, limit=ITER_PAGE_SIZE)
-        while True:
-            page = await self._render._request(ops.list_tasks(params))
-            for task in page:
-                yield task
-            if page.next_cursor is None:
-                return
-            params = dataclasses.replace(params, cursor=page.next_cursor)
+        async for task in self._walk(ops.list_tasks, params or ListTasksParams()):
+            yield task
+
+    async def _walk(
+        self, list_page: Callable[[ops.Params], ops.Operation[Page[Item]]], params: ops.Params
+    ) -> AsyncIterator[Item]:
+        page_params: ops.Params | None = ops.first_page(params)
+        while page_params is not None:
+            page = await self._render._request(list_page(page_params))
+            for item in page:
+                yield item
+            page_params = ops.next_page(page_params, page)
 
     async def get_task(self, task_id: str) -> Task:
         """A task by id (``tsk-...``)."""

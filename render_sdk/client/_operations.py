@@ -6,6 +6,7 @@ names follow ``openapi/render-public-api.yaml`` (tests/client/test_operations.py
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -207,6 +208,24 @@ def list_tasks(params: ListTasksParams | None) -> Operation[Page[Task]]:
     return Operation(
         "list tasks", "GET", "/tasks", query, None, False, lambda data: parse_task_page(data, limit)
     )
+
+
+#: Page size used when walking every page and the caller did not choose one.
+ITER_PAGE_SIZE = 100
+
+Params = TypeVar("Params", ListTaskRunsParams, ListTasksParams)
+
+
+def first_page(params: Params) -> Params:
+    """The parameters of the first page when walking every page: the caller's, with a page size."""
+    return params if params.limit is not None else dataclasses.replace(params, limit=ITER_PAGE_SIZE)
+
+
+def next_page(params: Params, page: Page[Any]) -> Params | None:
+    """The parameters of the page after ``page``, or None when ``page`` was the last."""
+    if page.next_cursor is None:
+        return None
+    return dataclasses.replace(params, cursor=page.next_cursor)
 
 
 def get_task(task_id: object) -> Operation[Task]:

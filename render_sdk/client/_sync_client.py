@@ -8,11 +8,10 @@ the same time cannot share one blocking read. Each stream is subscribed to one r
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -55,9 +54,7 @@ __all__ = ["RenderSync", "SyncTaskRun", "WorkflowsServiceSync"]
 
 logger = logging.getLogger("render_sdk.client")
 Result = TypeVar("Result")
-
-#: Page size used when walking every page and the caller did not choose one.
-ITER_PAGE_SIZE = 100
+Item = TypeVar("Item")
 
 
 class RenderSync:
@@ -174,15 +171,7 @@ class WorkflowsServiceSync:
 
     def iter_task_runs(self, params: ListTaskRunsParams | None = None) -> Iterator[TaskRun]:
         """Every run matching ``params``, walking all pages."""
-        params = params or ListTaskRunsParams()
-        if params.limit is None:
-            params = dataclasses.replace(params, limit=ITER_PAGE_SIZE)
-        while True:
-            page = self._render._request(ops.list_task_runs(params))
-            yield from page
-            if page.next_cursor is None:
-                return
-            params = dataclasses.replace(params, cursor=page.next_cursor)
+        yield from self._walk(ops.list_task_runs, params or ListTaskRunsParams())
 
     def list_tasks(self, params: ListTasksParams | None = None) -> Page[Task]:
         """One page of tasks."""
@@ -190,15 +179,16 @@ class WorkflowsServiceSync:
 
     def iter_tasks(self, params: ListTasksParams | None = None) -> Iterator[Task]:
         """Every task matching ``params``, walking all pages."""
-        params = params or ListTasksParams()
-        if params.limit is None:
-            params = dataclasses.replace(params, limit=ITER_PAGE_SIZE)
-        while True:
-            page = self._render._request(ops.list_tasks(params))
+        yield from self._walk(ops.list_tasks, params or ListTasksParams())
+
+    def _walk(
+        self, list_page: Callable[[ops.Params], ops.Operation[Page[Item]]], params: ops.Params
+    ) -> Iterator[Item]:
+        page_params: ops.Params | None = ops.first_page(params)
+        while page_params is not None:
+            page = self._render._request(list_page(page_params))
             yield from page
-            if page.next_cursor is None:
-                return
-            params = dataclasses.replace(params, cursor=page.next_cursor)
+            page_params = ops.next_page(page_params, page)
 
     def get_task(self, task_id: str) -> Task:
         """A task by id (``tsk-...``)."""
