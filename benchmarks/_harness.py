@@ -166,6 +166,17 @@ def reference_side(ref: Reference, **details: Any) -> Side:
 # Command line
 
 
+def modules_imported(importtime_log: str) -> int:
+    """How many modules a process imported, from what ``python -X importtime`` wrote to its stderr."""
+    return len(
+        {
+            line.rsplit("|", 1)[1].strip()
+            for line in importtime_log.splitlines()
+            if line.startswith("import time:") and "imported package" not in line
+        }
+    )
+
+
 def parser(description: str) -> argparse.ArgumentParser:
     """The options every benchmark script shares; scripts add their own."""
     p = argparse.ArgumentParser(description=description)

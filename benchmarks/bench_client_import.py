@@ -59,7 +59,7 @@ def count_modules(side: h.Side, code: str) -> int:
         text=True,
         check=True,
     )
-    return len([line for line in done.stderr.splitlines() if line.startswith("import time:")]) - 1
+    return h.modules_imported(done.stderr)
 
 
 def main() -> None:

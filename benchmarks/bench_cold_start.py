@@ -72,12 +72,7 @@ def count_modules(side: h.Side, server: CallbackServer) -> int:
     done = subprocess.run(
         [side.python, "-X", "importtime", str(app)], env=env, capture_output=True, text=True, check=True
     )
-    names = {
-        line.rsplit("|", 1)[1].strip()
-        for line in done.stderr.splitlines()
-        if line.startswith("import time:") and "imported package" not in line
-    }
-    return len(names)
+    return h.modules_imported(done.stderr)
 
 
 def main() -> None:

@@ -31,3 +31,16 @@ def parent_of(pid: int) -> int:
     """The parent pid of ``pid``."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     return int(stat[stat.rfind(")") + 2 :].split()[1])
+
+
+def peak_concurrency(log_path: Path) -> int:
+    """The most processes alive at once, from a log of ``start|stop PID MOMENT`` lines."""
+    events = []
+    for line in log_path.read_text().splitlines():
+        kind, _pid, moment = line.split()
+        events.append((float(moment), 1 if kind == "start" else -1))
+    running = peak = 0
+    for _, change in sorted(events):
+        running += change
+        peak = max(peak, running)
+    return peak

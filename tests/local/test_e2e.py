@@ -16,7 +16,7 @@ import pytest
 from render_sdk import Render, RenderSync
 from render_sdk.client.errors import TaskRunError
 
-from .processes import pid_alive, wait_until
+from .processes import peak_concurrency, pid_alive, wait_until
 
 WORKERS = Path(__file__).resolve().parent / "workers"
 
@@ -153,15 +153,7 @@ def test_concurrency_limit_holds_across_fifty_runs(start_local_runtime: Any, tmp
         finished = [render.workflows.wait_for_task_run(run_id, timeout=60) for run_id in run_ids]
     assert len({run.id for run in finished}) == 50
     assert all(str(run.status).lower().endswith("completed") for run in finished)
-    events = []
-    for line in log_path.read_text().splitlines():
-        kind, _pid, moment = line.split()
-        events.append((float(moment), 1 if kind == "start" else -1))
-    running = peak = 0
-    for _, change in sorted(events):
-        running += change
-        peak = max(peak, running)
-    assert 2 <= peak <= 4
+    assert 2 <= peak_concurrency(log_path) <= 4
 
 
 def test_server_killed_and_restarted_loses_nothing(start_local_runtime: Any, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from render_sdk import Render, RenderSync
 from render_sdk.client.errors import TaskRunError
 from render_sdk.local._prefork import NotPreforkable, PythonCommand, parse_python_command
 
-from .processes import parent_of, pid_alive, wait_until
+from .processes import parent_of, peak_concurrency, pid_alive, wait_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -190,15 +190,7 @@ def test_concurrency_limit_counts_forked_processes(start_local_runtime: Any, tmp
 
     finished = asyncio.run(run_all())
     assert len({run.results[0] for run in finished}) == 12  # a process per attempt
-    events = []
-    for line in log_path.read_text().splitlines():
-        kind, _pid, moment = line.split()
-        events.append((float(moment), 1 if kind == "start" else -1))
-    running = peak = 0
-    for _, change in sorted(events):
-        running += change
-        peak = max(peak, running)
-    assert 2 <= peak <= 3
+    assert 2 <= peak_concurrency(log_path) <= 3
     assert pid_alive(zygote)
 
 
