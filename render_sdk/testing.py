@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from render_sdk._json import dumps
+from render_sdk._protocol.strict_json import dumps
 from render_sdk.client.errors import TaskRunError
 from render_sdk.workflows import Task, TaskInstance
 from render_sdk.workflows._execute import describe_error, run_task_body

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from render_sdk._json import dumps, find_non_json
+from render_sdk._protocol.strict_json import dumps, find_non_json
 from render_sdk.client.types import (
     ListTaskRunsParams,
     ListTasksParams,

@@ -19,17 +19,10 @@ from render_sdk._version import user_agent
 from render_sdk.client._config import ClientConfig
 from render_sdk.client._operations import Operation
 from render_sdk.client.errors import (
-    AuthenticationError,
-    BadRequestError,
-    ClientError,
-    ConflictError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
     RenderError,
     ServerError,
     TimeoutError,
-    UnprocessableEntityError,
+    error_from_answer,
 )
 from render_sdk.client.types import ResponseFormatError
 
@@ -52,15 +45,6 @@ MAX_DELAY = 30.0
 #: A Retry-After longer than this is not waited out: the error goes to the caller with ``retry_after`` set.
 MAX_RETRY_AFTER = 60.0
 
-_STATUS_ERRORS: dict[int, type[ClientError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
-}
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # Answers that prove POST /task-runs created nothing: throttled before or refused by an unavailable service.
 _NOT_CREATED_STATUS = frozenset({429, 503})
@@ -123,34 +107,13 @@ def request_args(operation: Operation[Any]) -> dict[str, Any]:
 
 def error_from_response(label: str, response: httpx.Response) -> RenderError:
     """The exception for a non-2xx answer whose body has been read; works for any body, JSON or not."""
-    status = response.status_code
-    body: Any
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = response.text
-    message, error_id = None, None
-    if isinstance(body, dict):
-        message = body.get("message") or body.get("error")
-        error_id = body.get("id")
-    if not isinstance(message, str) or not message:
-        snippet = body.strip()[:200] if isinstance(body, str) else ""
-        message = snippet or response.reason_phrase or "no message"
-    text = f"{label} failed with HTTP {status}: {message}"
-    if isinstance(error_id, str) and error_id:
-        text += f" (error id {error_id})"
-    else:
-        error_id = None
-    fields: dict[str, Any] = {"status_code": status, "error_id": error_id, "body": body}
-    if status == 429:
-        return RateLimitError(text, retry_after=retry_after(response), **fields)
-    if status in _STATUS_ERRORS:
-        return _STATUS_ERRORS[status](text, **fields)
-    if 400 <= status < 500:
-        return ClientError(text, **fields)
-    if status >= 500:
-        return ServerError(text, **fields)
-    return RenderError(f"{label} got an unexpected HTTP {status}", **fields)
+    return error_from_answer(
+        label,
+        response.status_code,
+        response.content,
+        reason=response.reason_phrase,
+        retry_after=retry_after(response) if response.status_code == 429 else None,
+    )
 
 
 def error_from_transport(label: str, exc: httpx.HTTPError) -> RenderError:

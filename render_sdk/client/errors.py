@@ -17,8 +17,12 @@ The hierarchy::
         └── TaskRunCanceledError     an awaited task run was canceled
 
 Every error carries ``status_code`` (None when there was no HTTP answer), ``message``, ``error_id`` (the
-server's error or request id, when it sent one) and ``body`` (the parsed JSON error body, or its raw text when
-it was not JSON). A :class:`TaskRunError` also carries the run's ``details`` and ``error``.
+server's error or request id, when it sent one), ``code`` (the error body's machine-readable ``code``, when it
+has one) and ``body`` (the parsed JSON error body, or its raw text when it was not JSON). A
+:class:`TaskRunError` also carries the run's ``details`` and ``error``.
+
+:func:`error_from_answer` is the SDK's only table from HTTP status to exception: the REST client, the worker's
+callback transport and the event-stream code all use it. :func:`is_transient` says which are worth retrying.
 
 This module imports nothing beyond the standard library: worker processes import :class:`TaskRunError` from it
 without pulling in the HTTP client.
@@ -27,6 +31,7 @@ without pulling in the HTTP client.
 from __future__ import annotations
 
 import builtins
+import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,6 +51,8 @@ __all__ = [
     "TaskRunError",
     "TimeoutError",
     "UnprocessableEntityError",
+    "error_from_answer",
+    "is_transient",
 ]
 
 
@@ -59,12 +66,14 @@ class RenderError(Exception):
         status_code: int | None = None,
         error_id: str | None = None,
         body: Any = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
         self.error_id = error_id
         self.body = body
+        self.code = code
 
     def __str__(self) -> str:
         return self.message
@@ -122,9 +131,10 @@ class RateLimitError(ClientError):
         status_code: int | None = 429,
         error_id: str | None = None,
         body: Any = None,
+        code: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message, status_code=status_code, error_id=error_id, body=body)
+        super().__init__(message, status_code=status_code, error_id=error_id, body=body, code=code)
         self.retry_after = retry_after
 
 
@@ -148,8 +158,9 @@ class TaskRunError(RenderError):
         status_code: int | None = None,
         error_id: str | None = None,
         body: Any = None,
+        code: str | None = None,
     ) -> None:
-        super().__init__(message, status_code=status_code, error_id=error_id, body=body)
+        super().__init__(message, status_code=status_code, error_id=error_id, body=body, code=code)
         self.details = details
         self.error = error if error is not None else getattr(details, "error", None)
 
@@ -161,3 +172,71 @@ class TaskRunError(RenderError):
 
 class TaskRunCanceledError(TaskRunError):
     """An awaited task run was canceled before it finished."""
+
+
+_STATUS_ERRORS: dict[int, type[ClientError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def error_from_answer(
+    label: str,
+    status_code: int,
+    content: bytes | str,
+    *,
+    reason: str = "",
+    retry_after: float | None = None,
+) -> RenderError:
+    """The exception for a non-2xx HTTP answer, from its status and raw body (JSON or not).
+
+    Args:
+        label: What was being done, e.g. ``"get_task_run"``; the message starts with it.
+        status_code: The answer's status.
+        content: The answer's body as received.
+        reason: The status line's reason phrase, used when the body says nothing.
+        retry_after: The answer's ``Retry-After`` in seconds, for a 429.
+    """
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+    body: Any
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = text
+    message = error_id = code = None
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error")
+        error_id = body.get("id")
+        code = body.get("code")
+    if not isinstance(message, str) or not message:
+        snippet = body.strip()[:200] if isinstance(body, str) else ""
+        message = snippet or reason or "no message"
+    summary = f"{label} failed with HTTP {status_code}: {message}"
+    error_id = error_id if isinstance(error_id, str) and error_id else None
+    if error_id is not None:
+        summary += f" (error id {error_id})"
+    fields: dict[str, Any] = {
+        "status_code": status_code,
+        "error_id": error_id,
+        "body": body,
+        "code": code if isinstance(code, str) and code else None,
+    }
+    if status_code == 429:
+        return RateLimitError(summary, retry_after=retry_after, **fields)
+    if status_code in _STATUS_ERRORS:
+        return _STATUS_ERRORS[status_code](summary, **fields)
+    if 400 <= status_code < 500:
+        return ClientError(summary, **fields)
+    if status_code >= 500:
+        return ServerError(summary, **fields)
+    return RenderError(f"{label} got an unexpected HTTP {status_code}", **fields)
+
+
+def is_transient(error: RenderError) -> bool:
+    """Whether trying the same request again later may succeed: 429, 5xx, timeouts, no answer at all."""
+    return isinstance(error, (RateLimitError, ServerError, TimeoutError))

@@ -27,7 +27,7 @@ from render_sdk_callback_api.models import (
     TaskInput,
 )
 
-from render_sdk._wire import WireError, decode_payload, encode_payload, from_wire, to_wire
+from render_sdk._protocol.wire import WireError, decode_payload, encode_payload, from_wire, to_wire
 from render_sdk.local._socket_server import HttpError, Reply
 from render_sdk.local._state import RunStates
 from render_sdk.local._store import Store

@@ -19,7 +19,7 @@ from typing import Any
 
 from render_sdk_callback_api.models import RunSubtaskRequest
 
-from render_sdk._wire import WireError, decode_payload
+from render_sdk._protocol.wire import WireError, decode_payload
 from render_sdk.local._callback_api import AttemptEndpoint
 from render_sdk.local._prefork import Prefork
 from render_sdk.local._process import LineSink, WorkerProcess

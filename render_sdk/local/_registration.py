@@ -11,7 +11,7 @@ from typing import Any
 
 from render_sdk_callback_api.models import TaskDefinition, Tasks
 
-from render_sdk._wire import WireError, from_wire
+from render_sdk._protocol.wire import WireError, from_wire
 from render_sdk.local._process import WorkerProcess
 from render_sdk.local._socket_server import HttpError, Reply, SocketServer
 from render_sdk.local._worker_command import WorkerCommand

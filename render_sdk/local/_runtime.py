@@ -23,8 +23,8 @@ from typing import Any
 import uvicorn
 from render_sdk_callback_api.models import TaskDefinition
 
-from render_sdk._json import dumps
-from render_sdk._wire import to_wire
+from render_sdk._protocol.strict_json import dumps
+from render_sdk._protocol.wire import to_wire
 from render_sdk.local._api import build_app
 from render_sdk.local._events import EventBus
 from render_sdk.local._ids import new_id

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from render_sdk._json import dumps
+from render_sdk._protocol.strict_json import dumps
 from render_sdk.local._events import EventBus
 from render_sdk.local._ids import new_id
 from render_sdk.local._store import AttemptRecord, RunRecord, Store, TaskRecord, now

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from render_sdk._json import dumps
+from render_sdk._protocol.strict_json import dumps
 
 __all__ = [
     "AttemptRecord",

@@ -16,7 +16,7 @@ from render_sdk_callback_api.models import (
     TaskInput,
 )
 
-from render_sdk._wire import decode_payload, encode_payload, from_wire, to_wire
+from render_sdk._protocol.wire import decode_payload, encode_payload, from_wire, to_wire
 from render_sdk.client.errors import RenderError, TaskRunError
 from render_sdk.workflows._task import Task, TaskInstance
 from render_sdk.workflows._transport import CallbackTransport

@@ -14,7 +14,7 @@ import threading
 import traceback
 from typing import Any
 
-from render_sdk._json import find_non_json
+from render_sdk._protocol.strict_json import find_non_json
 from render_sdk.workflows._task import RunningTask, SubtaskRunner, Task, current_run
 
 __all__ = ["describe_error", "run_task_body", "split_input"]

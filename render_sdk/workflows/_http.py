@@ -17,14 +17,11 @@ import h11
 
 from render_sdk._version import user_agent
 from render_sdk.client.errors import (
-    BadRequestError,
-    ClientError,
-    ConflictError,
-    NotFoundError,
-    RateLimitError,
     RenderError,
     ServerError,
     TimeoutError,
+    error_from_answer,
+    is_transient,
 )
 
 __all__ = ["REQUEST_TIMEOUT_SECONDS", "RETRY_FOR_SECONDS", "Exchange", "Request", "Transient"]
@@ -34,7 +31,6 @@ RETRY_FOR_SECONDS = 60.0
 FIRST_RETRY_DELAY_SECONDS = 0.05
 MAX_RETRY_DELAY_SECONDS = 5.0
 MAX_READ = 65_536
-_CLIENT_ERRORS: dict[int, type[ClientError]] = {400: BadRequestError, 404: NotFoundError, 409: ConflictError}
 
 
 class Transient(Exception):
@@ -131,13 +127,10 @@ class Request:
         """
         status, data = exchange.status, bytes(exchange.body)
         if status >= 300:
-            message = _error_message(data)
-            text = f"{self.operation} failed with status {status}: {message}"
-            if status == 429:
-                raise Transient(RateLimitError(text, body=message))
-            if status >= 500:
-                raise Transient(ServerError(text, status_code=status, body=message))
-            raise _CLIENT_ERRORS.get(status, ClientError)(text, status_code=status, body=message)
+            error = error_from_answer(self.operation, status, data)
+            if is_transient(error):
+                raise Transient(error)
+            raise error
         if not data.strip():
             return None
         try:
@@ -178,16 +171,3 @@ class Request:
             failure.error,
         )
         return delay
-
-
-def _error_message(data: bytes) -> str:
-    text = data.decode("utf-8", "replace").strip()
-    try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError:
-        return text or "(no body)"
-    if isinstance(parsed, dict):
-        for key in ("message", "error"):
-            if isinstance(parsed.get(key), str):
-                return str(parsed[key])
-    return text

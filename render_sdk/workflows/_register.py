@@ -16,7 +16,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from render_sdk._json import dumps, find_non_json
+from render_sdk._protocol.strict_json import dumps, find_non_json
 from render_sdk.client.errors import RenderError
 from render_sdk.workflows._options import Options
 from render_sdk.workflows._sync_transport import SyncCallbackTransport

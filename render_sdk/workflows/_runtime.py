@@ -12,7 +12,7 @@ from typing import Any
 
 from render_sdk_callback_api.models import CallbackRequest, TaskComplete, TaskError
 
-from render_sdk._wire import decode_payload, encode_payload
+from render_sdk._protocol.wire import decode_payload, encode_payload
 from render_sdk.client.errors import RenderError
 from render_sdk.workflows._callbacks import CallbackClient, SocketSubtaskRunner
 from render_sdk.workflows._execute import describe_error, run_task_body

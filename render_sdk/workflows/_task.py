@@ -15,7 +15,7 @@ from functools import cached_property
 from types import FunctionType
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, ParamSpec, Protocol, TypeVar
 
-from render_sdk._json import find_non_json
+from render_sdk._protocol.strict_json import find_non_json
 from render_sdk.workflows._options import Options
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from render_sdk_callback_api.models import (
     Tasks,
 )
 
-from render_sdk._wire import WireError, decode_payload, encode_payload, from_wire, to_wire
+from render_sdk._protocol.wire import WireError, decode_payload, encode_payload, from_wire, to_wire
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "examples" / "workflows"

@@ -9,7 +9,7 @@ import pytest
 from render_sdk_callback_api.models import RetryOptions, TaskDefinition, TaskOptions
 
 from render_sdk import Retry, TaskInstance, Workflows
-from render_sdk._wire import from_wire
+from render_sdk._protocol.wire import from_wire
 from render_sdk.workflows import Task
 from render_sdk.workflows._app import merge_tasks
 from render_sdk.workflows._register import task_definition

@@ -10,7 +10,7 @@ import pytest
 from render_sdk_callback_api.models import TaskDefinition
 
 from render_sdk import Retry, Workflows
-from render_sdk._wire import from_wire, to_wire
+from render_sdk._protocol.wire import from_wire, to_wire
 from render_sdk.workflows._register import task_definition
 
 app = Workflows(default_retry=Retry(2, 500, 3), default_timeout=60, default_plan="starter")

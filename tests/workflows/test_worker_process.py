@@ -413,4 +413,4 @@ def test_permanent_client_errors_are_not_retried(socket_dir: Path) -> None:
     attempt = run_one(socket_dir, "no_args", faults={"/callback": [400]})
     assert attempt.returncode == 1
     assert attempt.paths() == ["/input", "/callback"]
-    assert "post callback failed with status 400: injected fault 400" in attempt.stderr
+    assert "post callback failed with HTTP 400: injected fault 400" in attempt.stderr

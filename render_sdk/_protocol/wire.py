@@ -15,7 +15,7 @@ import types
 import typing
 from typing import Any, TypeVar, Union
 
-from render_sdk._json import dumps
+from render_sdk._protocol.strict_json import dumps
 
 __all__ = ["WireError", "decode_payload", "encode_payload", "from_wire", "to_wire"]
 
