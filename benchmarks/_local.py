@@ -21,7 +21,7 @@ TERMINAL = frozenset({"completed", "succeeded", "failed", "canceled"})
 # through PYTHONPATH: workers inherit the server's environment, and a reference SDK's worker must not see
 # ours.
 _BOOT = (
-    "import sys; sys.path[:0] = [{repo!r}, {generated!r}]; from render_sdk.workflows.cli import main; main()"
+    "import sys; sys.path[:0] = [{repo!r}, {generated!r}]; from render_sdk._cli import main; main()"
 ).format(repo=str(REPO), generated=str(REPO / "generated"))
 
 

@@ -1,5 +1,5 @@
 """``python -m render_sdk ...`` is the ``render-workflows`` command."""
 
-from render_sdk.workflows.cli import main
+from render_sdk._cli import main
 
 main()

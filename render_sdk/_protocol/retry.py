@@ -4,6 +4,11 @@ Retry ``n`` (counting from 0 for the first retry, i.e. after attempt ``n + 1`` f
 ``wait_duration_ms * factor ** n`` milliseconds. The worker declares the policy at registration
 (``options.retry``: ``max_retries``, ``wait_duration_ms``, ``factor``); Render applies it. Fields a worker
 leaves out take Render's defaults below.
+
+Two different defaults, not to be confused: these ``WIRE_DEFAULT_*`` values are what the platform applies to
+a registration that leaves a field out (the rule any-language workers rely on), while the public
+``render_sdk.Retry(max_retries, wait_duration_ms)`` defaults ``backoff_scaling`` to 1.5, as Render's official
+Python SDK does, and always sends it.
 """
 
 from __future__ import annotations

@@ -1,40 +1,31 @@
-"""The ``Workflows`` app: task registration, defaults, and serving the tasks once per process.
+"""The ``Workflows`` app: task registration and the defaults tasks share.
 
-Why the process-wide bookkeeping: in the documented multi-file layout, ``python workflows/main.py`` runs
-``main.py`` as ``__main__`` and ``from main import app`` imports the same file again as ``main``, so two apps
-exist and the tasks end up on the second one. A worker process must still register once (register mode) or run
-one task once (run mode), with every task visible. So:
-
-* every app is recorded here, with the place in the source that created it;
-* ``app.start()`` serves the app's tasks together with those of its twins (apps created by the same line, i.e.
-  the module imported twice);
-* ``auto_start`` installs one exit hook per process, which serves the tasks of every app in the process;
-* whatever starts first marks the process as served, and nothing serves again.
+Serving the tasks (once per process, with the apps of a module imported twice counted once) is
+:mod:`render_sdk.workflows._serving`'s.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
 import sys
-import weakref
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
-from render_sdk.workflows._options import Options, Retry, check_plan, check_retry, check_timeout
+from render_sdk.workflows._options import (
+    DEFAULT_RETRY,
+    Options,
+    Retry,
+    check_plan,
+    check_retry,
+    check_timeout,
+)
+from render_sdk.workflows._serving import PROCESS, merge_task_lists, merge_tasks
 from render_sdk.workflows._task import Task, check_task_name
 
 __all__ = ["Workflows"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-MODE_VARIABLE = "RENDER_SDK_MODE"
-SOCKET_VARIABLE = "RENDER_SDK_SOCKET_PATH"
-
-_apps: list[weakref.ref[Workflows]] = []
-_served = False
-_auto_start_installed = False
 
 
 class Workflows:
@@ -59,7 +50,7 @@ class Workflows:
 
     def __init__(
         self,
-        default_retry: Retry = Retry(max_retries=3, wait_duration_ms=1000, backoff_scaling=2.0),  # noqa: B008 - frozen
+        default_retry: Retry = DEFAULT_RETRY,
         default_timeout: int = 300,
         default_plan: str = "standard",
         auto_start: bool = False,
@@ -73,15 +64,13 @@ class Workflows:
         self._tasks: dict[str, Task[Any, Any]] = {}
         self._sources: tuple[Workflows, ...] = ()
         self._site = _caller_site()
-        _apps.append(weakref.ref(self))
-        if auto_start:
-            _install_auto_start()
+        PROCESS.add_app(self)
 
     @classmethod
     def from_workflows(
         cls,
         *apps: Workflows,
-        default_retry: Retry = Retry(max_retries=3, wait_duration_ms=1000, backoff_scaling=2.0),  # noqa: B008
+        default_retry: Retry = DEFAULT_RETRY,
         default_timeout: int = 300,
         default_plan: str = "standard",
         auto_start: bool = False,
@@ -174,7 +163,7 @@ class Workflows:
     @property
     def tasks(self) -> Mapping[str, Task[Any, Any]]:
         """This app's tasks by name, including those of the apps it was combined from."""
-        return merge_tasks([self])
+        return merge_task_lists(self._own_tasks())
 
     def start(self) -> None:
         """Serve this app's tasks as Render asked through ``RENDER_SDK_MODE``: register them, or run one task.
@@ -186,8 +175,8 @@ class Workflows:
             RuntimeError: This process has already served its tasks.
             ValueError: ``RENDER_SDK_MODE`` or ``RENDER_SDK_SOCKET_PATH`` is missing or invalid.
         """
-        group = [app for app in live_apps() if app is self or app._site == self._site]
-        status = serve_once(merge_tasks(group))
+        group = [app for app in PROCESS.live_apps() if app is self or app._site == self._site]
+        status = PROCESS.serve_once(merge_tasks(group))
         if status != 0:
             raise SystemExit(status)
 
@@ -208,78 +197,6 @@ class _TaskDecorator(Protocol):
 
     @overload
     def __call__(self, func: Callable[P, R], /) -> Task[P, R]: ...
-
-
-def live_apps() -> list[Workflows]:
-    """Every app created in this process that still exists, oldest first."""
-    apps = [ref() for ref in _apps]
-    return [app for app in apps if app is not None]
-
-
-def merge_tasks(apps: Iterable[Workflows]) -> dict[str, Task[Any, Any]]:
-    """The tasks of ``apps`` by name; the two copies of a task from a module imported twice count as one.
-
-    Raises:
-        ValueError: Two different functions have the same task name.
-    """
-    tasks: dict[str, Task[Any, Any]] = {}
-    for app in apps:
-        for task in app._own_tasks():
-            existing = tasks.setdefault(task.name, task)
-            if existing is not task and existing.definition_site != task.definition_site:
-                raise ValueError(
-                    f"two different tasks are named {task.name!r}: {existing.origin} and {task.origin}; "
-                    "rename one with @app.task(name=...)"
-                )
-    return tasks
-
-
-def serve_once(tasks: Mapping[str, Task[Any, Any]]) -> int:
-    """Serve ``tasks`` unless this process already did, and return the exit status."""
-    global _served
-    if _served:
-        raise RuntimeError("this process has already registered or run its tasks; a worker serves once")
-    _served = True
-    from render_sdk.workflows._serve import serve
-
-    return serve(tasks)
-
-
-def _install_auto_start() -> None:
-    global _auto_start_installed
-    if not _auto_start_installed:
-        _auto_start_installed = True
-        atexit.register(_auto_start)
-
-
-def _auto_start() -> None:
-    if _served or not (os.environ.get(MODE_VARIABLE) and os.environ.get(SOCKET_VARIABLE)):
-        return
-    if getattr(sys, "last_value", None) is not None:
-        # The program died with an uncaught exception (already printed): its task list may be incomplete.
-        print("render_sdk: not starting the worker because the program failed", file=sys.stderr)
-        return
-    try:
-        status = serve_once(merge_tasks(live_apps()))
-    except Exception:
-        import traceback
-
-        traceback.print_exc()
-        status = 1
-    if status != 0:
-        _exit_from_exit_hook(status)
-
-
-def _exit_from_exit_hook(status: int) -> None:
-    # Python ignores SystemExit raised in an exit hook and exits 0, so the status needs os._exit. That skips
-    # the exit hooks registered before ours; logging's is the one whose work (flushing handlers) matters.
-    logging = sys.modules.get("logging")
-    if logging is not None:
-        logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            stream.flush()
-    os._exit(status)
 
 
 def _caller_site() -> tuple[str, int]:

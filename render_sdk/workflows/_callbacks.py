@@ -18,8 +18,8 @@ from render_sdk_callback_api.models import (
 
 from render_sdk._protocol.wire import decode_payload, encode_payload, from_wire, to_wire
 from render_sdk.client.errors import RenderError, TaskRunError
+from render_sdk.workflows._socket_transport import SocketTransport
 from render_sdk.workflows._task import Task, TaskInstance
-from render_sdk.workflows._transport import CallbackTransport
 
 __all__ = ["CallbackClient", "SocketSubtaskRunner"]
 
@@ -30,7 +30,7 @@ MAX_POLL_SECONDS = 1.0
 class CallbackClient:
     """One method per callback endpoint; bodies are the generated callback models."""
 
-    def __init__(self, transport: CallbackTransport) -> None:
+    def __init__(self, transport: SocketTransport) -> None:
         self.transport = transport
 
     async def get_input(self) -> TaskInput:

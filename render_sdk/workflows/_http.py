@@ -24,13 +24,45 @@ from render_sdk.client.errors import (
     is_transient,
 )
 
-__all__ = ["REQUEST_TIMEOUT_SECONDS", "RETRY_FOR_SECONDS", "Exchange", "Request", "Transient"]
+__all__ = [
+    "REQUEST_TIMEOUT_SECONDS",
+    "RETRY_FOR_SECONDS",
+    "Exchange",
+    "Request",
+    "SocketSettings",
+    "Transient",
+]
 
 REQUEST_TIMEOUT_SECONDS = 15.0
 RETRY_FOR_SECONDS = 60.0
 FIRST_RETRY_DELAY_SECONDS = 0.05
 MAX_RETRY_DELAY_SECONDS = 5.0
 MAX_READ = 65_536
+
+
+class SocketSettings:
+    """Where and how long a socket transport talks to the callback API.
+
+    Args:
+        socket_path: The Unix socket Render named in ``RENDER_SDK_SOCKET_PATH``.
+        request_timeout: Seconds allowed for one attempt (connect, send, answer).
+        retry_for: Seconds after which a transient failure is no longer retried.
+    """
+
+    def __init__(
+        self,
+        socket_path: str,
+        *,
+        request_timeout: float = REQUEST_TIMEOUT_SECONDS,
+        retry_for: float = RETRY_FOR_SECONDS,
+    ) -> None:
+        self.socket_path = socket_path
+        self.request_timeout = request_timeout
+        self.retry_for = retry_for
+
+    def new_request(self, operation: str, method: str, path: str, body: dict[str, Any] | None) -> Request:
+        """The request every attempt of this call sends."""
+        return Request(operation, method, path, body, self.socket_path, self.retry_for)
 
 
 class Transient(Exception):

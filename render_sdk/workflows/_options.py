@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from render_sdk._protocol.retry import retry_delay_ms
+
 __all__ = [
+    "DEFAULT_RETRY",
     "MAX_TIMEOUT_SECONDS",
     "MIN_TIMEOUT_SECONDS",
     "PLANS",
@@ -27,8 +30,14 @@ def _is_int(value: Any) -> bool:
 class Retry:
     """How Render retries a failed task run.
 
-    Attempt ``n`` (counting retries from 0) waits ``wait_duration_ms * backoff_scaling ** n`` milliseconds
-    before it starts. Immutable, and equal to another ``Retry`` with the same values.
+    Retry ``n`` (counting from 0) waits ``wait_duration_ms * backoff_scaling ** n`` milliseconds before it
+    starts (:func:`render_sdk._protocol.retry.retry_delay_ms`). Immutable, and equal to another ``Retry``
+    with the same values.
+
+    ``backoff_scaling`` defaults to 1.5, as in Render's official SDK. That is this class's default only: a
+    task registered without a factor gets the wire default of 2.0
+    (:data:`render_sdk._protocol.retry.WIRE_DEFAULT_FACTOR`), which this SDK never relies on because it
+    always sends the factor.
 
     Args:
         max_retries: Retries after the first attempt (total attempts = ``max_retries + 1``), at least 0.
@@ -58,7 +67,7 @@ class Retry:
 
     def delay_ms(self, retry_number: int) -> float:
         """The wait before retry ``retry_number`` (0 for the first retry), in milliseconds."""
-        return self.wait_duration_ms * float(self.backoff_scaling) ** retry_number
+        return retry_delay_ms(self.wait_duration_ms, self.backoff_scaling, retry_number)
 
     def _values(self) -> tuple[int, int, float]:
         return (self.max_retries, self.wait_duration_ms, self.backoff_scaling)
@@ -86,6 +95,10 @@ class Retry:
 
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"Retry is immutable; cannot delete {name!r}")
+
+
+DEFAULT_RETRY = Retry(max_retries=3, wait_duration_ms=1000, backoff_scaling=2.0)
+"""The retry policy of a ``Workflows`` app that sets no ``default_retry``."""
 
 
 def check_retry(retry: Any, where: str) -> Retry:

@@ -19,7 +19,7 @@ from typing import Any
 from render_sdk._protocol.strict_json import dumps, find_non_json
 from render_sdk.client.errors import RenderError
 from render_sdk.workflows._options import Options
-from render_sdk.workflows._sync_transport import SyncCallbackTransport
+from render_sdk.workflows._sync_socket_transport import SyncSocketTransport
 from render_sdk.workflows._task import Task
 
 __all__ = ["register", "task_definition"]
@@ -33,7 +33,7 @@ def register(socket_path: str, tasks: Mapping[str, Task[Any, Any]]) -> int:
         print("render_sdk: registering no tasks: no function is decorated with @app.task", file=sys.stderr)
     body = {"tasks": [task_definition(task) for task in tasks.values()]}
     try:
-        SyncCallbackTransport(socket_path).request("register tasks", "POST", "/register-tasks", body)
+        SyncSocketTransport(socket_path).request("register tasks", "POST", "/register-tasks", body)
     except RenderError as exc:
         print(f"render_sdk: could not register the tasks: {exc}", file=sys.stderr)
         return 1

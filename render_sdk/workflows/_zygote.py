@@ -4,8 +4,9 @@ Run by the local runtime (:mod:`render_sdk.local._prefork`) as::
 
     <python> [options] -m render_sdk.workflows._zygote CONTROL_SOCKET (SCRIPT | -m MODULE) [ARGS...]
 
-with the worker command's cwd and environment, minus the per-attempt ``RENDER_SDK_MODE`` and
-``RENDER_SDK_SOCKET_PATH``. It connects to the runtime's control socket, then runs the user's program as
+with the worker command's cwd and environment, minus the per-attempt variables
+(:func:`render_sdk._protocol.worker_env.attempt_variables`: the mode and the socket). It connects to the
+runtime's control socket, then runs the user's program as
 ``__main__`` the way ``python SCRIPT`` or ``python -m MODULE`` would (same ``sys.argv``, ``sys.path[0]`` and
 ``__main__`` module, which stays installed), so every task gets defined. Nothing serves: the mode variable
 is unset, so the ``auto_start`` exit hook does nothing in this process. The transport modules a child needs
@@ -22,20 +23,17 @@ behave like a cold start or would not be safe:
 * it holds a socket other than the control socket (a database or network connection every child would
   share).
 
-Control protocol: one stream connection, JSON lines both ways. The runtime sends ``{"op": "fork", "id": N,
-"env": {...}}`` with exactly two file descriptors attached (SCM_RIGHTS): the write ends of the attempt's
-stdout and stderr pipes; and ``{"op": "retire"}`` to stop forking and exit once the last child is reaped.
-The zygote answers ``{"event": "forked", "id": N, "pid": P}`` (only after the child has its own session, so
-the runtime can signal its process group at once), ``{"event": "fork_failed", "id": N, "error": "..."}``,
-and, when it reaps the child (SIGCHLD), ``{"event": "exited", "id": N, "status": S}`` with ``S`` as
-``subprocess`` reports it (negative: killed by that signal). The runtime is not the children's parent, so
-this is how it learns their exit status. End of file on the connection means the runtime is gone: the zygote
-exits (its children run on, as cold-started workers would).
+Control protocol: :mod:`render_sdk._protocol.prefork` (JSON lines, the attempt's stdout and stderr
+attached to each fork request). The runtime is not the children's parent, so the ``exited`` message is how it
+learns their exit status. End of file on the connection means the runtime is gone: the zygote exits (its
+children run on, as cold-started workers would).
 
 A child: ``os.setsid()`` (its own process group and session, so a timeout or cancel kills everything it
 starts), closes the zygote's descriptors, makes the two pipes its stdout and stderr (stdin is already
-``/dev/null``, as for a cold start), sets the two per-attempt variables in ``os.environ``, and serves
-through the very exit hook ``auto_start`` installed, then exits with ``os._exit`` after flushing logging and
+``/dev/null``, as for a cold start), sets the per-attempt variables
+(:func:`render_sdk._protocol.worker_env.attempt_variables`) in ``os.environ``, and serves through the very
+exit hook ``auto_start`` installed (:meth:`~render_sdk.workflows._serving.ProcessServing.serve_at_exit`), then
+exits with ``os._exit`` after flushing logging and
 the standard streams. ``os.fork`` runs the at-fork hooks, so ``random`` is reseeded by the standard library.
 Like a ``multiprocessing`` fork child, a child does not run the ``atexit`` hooks inherited from the zygote:
 they belong to the one process that imported the program (a temporary directory created at import must not
@@ -48,7 +46,6 @@ import builtins
 import contextlib
 import importlib.machinery
 import io
-import json
 import os
 import runpy
 import selectors
@@ -60,14 +57,25 @@ import traceback
 import types
 from collections import deque
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from render_sdk.workflows import _app
+from render_sdk._protocol.prefork import (
+    FDS_PER_FORK,
+    Exited,
+    Forked,
+    ForkFailed,
+    LineReader,
+    Ready,
+    Refused,
+    RuntimeMessage,
+    ZygoteMessage,
+    encode,
+)
+from render_sdk.workflows._serving import PROCESS, exit_process
 
 __all__ = ["main"]
 
 USAGE = "usage: python -m render_sdk.workflows._zygote CONTROL_SOCKET (SCRIPT | -m MODULE) [ARGS...]"
-_FDS_PER_FORK = 2
 _RECEIVE_BYTES = 1 << 16
 # Linux hands over one message's descriptors per read on a stream socket; this leaves ample room.
 _MAX_FDS = 64
@@ -88,10 +96,10 @@ def main(argv: Sequence[str]) -> int:
         _import_program(argv[1:])
         _check_fork_safety(control)
     except _Refusal as exc:
-        _send(control, {"event": "refused", "reason": str(exc)})
+        _send(control, Refused(event="refused", reason=str(exc)))
         return 0
-    _send(control, {"event": "ready"})
-    _Zygote(control).serve()
+    _send(control, Ready(event="ready"))
+    _ForkLoop(control).serve()
     return 0
 
 
@@ -109,25 +117,24 @@ def _import_program(target: Sequence[str]) -> None:
         else:
             _run_script(main_module, target[0], target[1:])
     except SystemExit as exc:
-        if _app._served:
+        if PROCESS.served:
             raise _Refusal(_SERVED_AT_IMPORT) from None
         raise _Refusal(f"`{name}` exited while being imported (status {exc.code!r})") from None
     except BaseException as exc:
         traceback.print_exc()
-        if _app._served:
+        if PROCESS.served:
             raise _Refusal(_SERVED_AT_IMPORT) from None
         summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
         raise _Refusal(f"importing `{name}` failed: {summary}") from None
-    if _app._served:
+    if PROCESS.served:
         raise _Refusal(_SERVED_AT_IMPORT)
-    if not _app._auto_start_installed:
+    if not PROCESS.exit_hook_installed:
         raise _Refusal(
             f"`{name}` creates no Workflows(auto_start=True) app, so its tasks are not served at exit; "
             "prefork serves them the way that exit hook does"
         )
     # Every child needs these to serve; importing them once here is much of what prefork saves.
-    import render_sdk.workflows._runtime
-    import render_sdk.workflows._serve  # noqa: F401
+    import render_sdk.workflows._run_mode  # noqa: F401
 
 
 _SERVED_AT_IMPORT = (
@@ -192,17 +199,17 @@ def _open_sockets() -> set[int]:
     return sockets
 
 
-def _send(control: socket.socket, message: dict[str, Any]) -> None:
+def _send(control: socket.socket, message: ZygoteMessage) -> None:
     with contextlib.suppress(OSError):  # the runtime is gone; the next read notices
-        control.sendall(json.dumps(message).encode() + b"\n")
+        control.sendall(encode(message))
 
 
-class _Zygote:
+class _ForkLoop:
     """The fork loop: one thread, woken by control messages and by SIGCHLD (through a wake-up pipe)."""
 
     def __init__(self, control: socket.socket) -> None:
         self._control = control
-        self._buffer = b""
+        self._lines = LineReader()
         self._fds: deque[int] = deque()
         self._children: dict[int, int] = {}  # pid -> request id
         self._retiring = False
@@ -235,17 +242,17 @@ class _Zygote:
             raise RuntimeError("more file descriptors arrived at once than the zygote can receive")
         if not data:
             return False
-        self._buffer += data
-        while b"\n" in self._buffer:
-            line, self._buffer = self._buffer.split(b"\n", 1)
-            message = json.loads(line)
-            if message["op"] == "fork":
-                # Descriptors arrive with (never after) the first byte of the message they belong to.
-                stdout, stderr = (self._fds.popleft() for _ in range(_FDS_PER_FORK))
-                self._fork(message["id"], message["env"], stdout, stderr)
-            elif message["op"] == "retire":
-                self._retiring = True
+        for message in self._lines.feed(data):
+            self._handle(message)
         return True
+
+    def _handle(self, message: RuntimeMessage) -> None:
+        if message["op"] == "fork":
+            # Descriptors arrive with (never after) the first byte of the message they belong to.
+            stdout, stderr = (self._fds.popleft() for _ in range(FDS_PER_FORK))
+            self._fork(message["id"], message["env"], stdout, stderr)
+        elif message["op"] == "retire":
+            self._retiring = True
 
     def _fork(self, request_id: int, env: dict[str, str], stdout: int, stderr: int) -> None:
         session_ready, session_set = os.pipe()
@@ -257,7 +264,7 @@ class _Zygote:
         except OSError as exc:
             for fd in (session_ready, session_set, stdout, stderr):
                 os.close(fd)
-            _send(self._control, {"event": "fork_failed", "id": request_id, "error": str(exc)})
+            _send(self._control, ForkFailed(event="fork_failed", id=request_id, error=str(exc)))
             return
         if pid == 0:
             os.close(session_ready)
@@ -267,7 +274,7 @@ class _Zygote:
         for fd in (session_ready, stdout, stderr):
             os.close(fd)
         self._children[pid] = request_id
-        _send(self._control, {"event": "forked", "id": request_id, "pid": pid})
+        _send(self._control, Forked(event="forked", id=request_id, pid=pid))
 
     def _child(self, session_set: int, env: dict[str, str], stdout: int, stderr: int) -> NoReturn:
         try:
@@ -286,10 +293,10 @@ class _Zygote:
                 os.close(stderr)
                 os.environ.update(env)
                 # Exactly what a cold start's exit hook does; it exits on its own with a non-zero status.
-                _app._auto_start()
+                PROCESS.serve_at_exit()
             except BaseException:  # an exit hook's exception is printed and ignored; so is this one
                 traceback.print_exc()
-            _app._exit_from_exit_hook(0)
+            exit_process(0)
         finally:
             os._exit(1)  # only if exiting failed (a broken pipe): never return into the zygote's loop
 
@@ -304,7 +311,7 @@ class _Zygote:
             request_id = self._children.pop(pid, None)
             if request_id is not None:
                 status = os.waitstatus_to_exitcode(wait_status)
-                _send(self._control, {"event": "exited", "id": request_id, "status": status})
+                _send(self._control, Exited(event="exited", id=request_id, status=status))
 
 
 if __name__ == "__main__":

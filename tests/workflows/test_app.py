@@ -11,8 +11,8 @@ from render_sdk_callback_api.models import RetryOptions, TaskDefinition, TaskOpt
 from render_sdk import Retry, TaskInstance, Workflows
 from render_sdk._protocol.wire import from_wire
 from render_sdk.workflows import Task
-from render_sdk.workflows._app import merge_tasks
 from render_sdk.workflows._register import task_definition
+from render_sdk.workflows._serving import merge_tasks
 
 
 def test_defaults_match_the_reference() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .callback_runtime import CallbackRuntime, worker_env
+from .callback_runtime import REPO_ROOT, CallbackRuntime, worker_env
 
 REST_STACK = ("httpx", "httpcore", "httpx_sse", "anyio", "attrs", "dateutil", "render_sdk_public_api")
 
@@ -56,10 +57,10 @@ def imported_by_worker(socket_dir: Path, mode: str) -> set[str]:
     [
         "import render_sdk",
         "from render_sdk import Workflows, Retry, TaskInstance",
-        "import render_sdk.workflows._runtime",  # Everything a worker running a task loads.
+        "import render_sdk.workflows._run_mode",  # Everything a worker running a task loads.
         "import render_sdk.workflows._register",  # Everything a registering worker loads.
         "import render_sdk.testing",
-        "import render_sdk.workflows.cli",
+        "import render_sdk._cli",
     ],
 )
 def test_no_rest_client_modules(statement: str) -> None:
@@ -76,8 +77,8 @@ def test_defining_tasks_loads_no_transport_models_or_event_loop() -> None:
         "inspect",
         "logging",
         "render_sdk_callback_api.models",
-        "render_sdk.workflows._transport",
-        "render_sdk.workflows._sync_transport",
+        "render_sdk.workflows._socket_transport",
+        "render_sdk.workflows._sync_socket_transport",
     }
     assert sorted(unexpected & modules) == []
 
@@ -85,11 +86,62 @@ def test_defining_tasks_loads_no_transport_models_or_event_loop() -> None:
 def test_registering_needs_no_event_loop(socket_dir: Path) -> None:
     modules = imported_by_worker(socket_dir, "register")
     assert "render_sdk.workflows._register" in modules
-    unexpected = {"asyncio", "logging", "threading", "render_sdk_callback_api.models", "render_sdk._protocol.wire"}
+    unexpected = {
+        "asyncio",
+        "logging",
+        "threading",
+        "render_sdk_callback_api.models",
+        "render_sdk._protocol.wire",
+    }
     assert sorted(unexpected & modules) == []
 
 
 def test_running_a_task_does_not_load_the_registration(socket_dir: Path) -> None:
     modules = imported_by_worker(socket_dir, "run")
-    assert "render_sdk.workflows._runtime" in modules
+    assert "render_sdk.workflows._run_mode" in modules
     assert "render_sdk.workflows._register" not in modules
+
+
+def workflows_imports() -> dict[str, set[str]]:
+    """For each module of render_sdk.workflows, the SDK modules it imports (lazily too; not for typing)."""
+    package = REPO_ROOT / "render_sdk" / "workflows"
+    graph: dict[str, set[str]] = {}
+    for path in sorted(package.glob("*.py")):
+        name = "render_sdk.workflows" + ("" if path.stem == "__init__" else f".{path.stem}")
+        tree = ast.parse(path.read_text())
+        typing_only = {
+            id(node)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+            for statement in block.body
+            for node in ast.walk(statement)
+        }
+        imported: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+        graph[name] = {module for module in imported if module.startswith("render_sdk")}
+    return graph
+
+
+def test_workflows_imports_nothing_of_the_local_runtime_and_has_no_cycle() -> None:
+    graph = workflows_imports()
+    assert {
+        name: sorted(m for m in mods if m.startswith("render_sdk.local")) for name, mods in graph.items()
+    } == {name: [] for name in graph}
+
+    def cycle_from(start: str, path: tuple[str, ...]) -> tuple[str, ...] | None:
+        for module in sorted(graph.get(path[-1], ())):
+            if module == start:
+                return (*path, module)
+            if module in graph and module not in path:
+                found = cycle_from(start, (*path, module))
+                if found:
+                    return found
+        return None
+
+    assert [cycle for name in graph if (cycle := cycle_from(name, (name,)))] == []

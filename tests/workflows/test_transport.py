@@ -22,22 +22,37 @@ import pytest
 from render_sdk.client.errors import NotFoundError, RenderError, ServerError, TaskRunError, TimeoutError
 from render_sdk.workflows import Workflows
 from render_sdk.workflows._callbacks import CallbackClient, SocketSubtaskRunner
-from render_sdk.workflows._sync_transport import SyncCallbackTransport
-from render_sdk.workflows._transport import CallbackTransport
+from render_sdk.workflows._sync_socket_transport import SyncSocketTransport
+from render_sdk.workflows._socket_transport import SocketTransport
 
 Handler = Callable[[str, Any], "tuple[int, bytes] | None"]
 Send = Callable[..., Coroutine[Any, Any, Any]]
 
 
+@pytest.fixture
+def waits() -> list[float]:
+    """Every wait between attempts that the transports of ``send`` made, in seconds."""
+    return []
+
+
 @pytest.fixture(params=["asyncio", "blocking"])
-def send(request: pytest.FixtureRequest) -> Send:
+def send(request: pytest.FixtureRequest, waits: list[float]) -> Send:
     """``await send(socket_path, operation, method, path, body=None, **options)`` with one driver."""
 
+    async def sleep_async(delay: float) -> None:
+        waits.append(delay)
+        await asyncio.sleep(delay)
+
+    def sleep_blocking(delay: float) -> None:
+        waits.append(delay)
+        time.sleep(delay)
+
     async def send_async(socket_path: str, *args: Any, **options: Any) -> Any:
-        return await CallbackTransport(socket_path, **options).request(*args)
+        return await SocketTransport(socket_path, sleep=sleep_async, **options).request(*args)
 
     async def send_blocking(socket_path: str, *args: Any, **options: Any) -> Any:
-        return await asyncio.to_thread(SyncCallbackTransport(socket_path, **options).request, *args)
+        transport = SyncSocketTransport(socket_path, sleep=sleep_blocking, **options)
+        return await asyncio.to_thread(transport.request, *args)
 
     return send_async if request.param == "asyncio" else send_blocking
 
@@ -95,12 +110,20 @@ def ok(value: Any) -> tuple[int, bytes]:
     return 200, json.dumps(value).encode()
 
 
-def test_waits_for_a_socket_that_appears_late(socket_dir: Path, send: Send) -> None:
+async def until(condition: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true in time"
+        await asyncio.sleep(0.01)
+
+
+def test_waits_for_a_socket_that_appears_late(socket_dir: Path, send: Send, waits: list[float]) -> None:
     path = str(socket_dir / "late.sock")
 
     async def main() -> Any:
         request = asyncio.ensure_future(send(path, "get input", "GET", "/input"))
-        await asyncio.sleep(0.3)  # The socket does not exist yet: the first attempts fail.
+        await until(lambda: len(waits) >= 2)  # The socket does not exist yet: the first attempts failed.
+        assert not request.done()
         async with scripted_server(path, lambda target, body: ok({"task_name": "t", "input": ""})):
             return await asyncio.wait_for(request, 30)
 
@@ -146,9 +169,7 @@ def test_server_errors_are_retried_and_client_errors_are_not(
         async with scripted_server(path, handler) as seen:
             assert await send(path, "get input", "GET", "/input") == {"task_name": "square", "input": "WzNd"}
             assert seen == ["/input"] * 4
-            with pytest.raises(
-                NotFoundError, match="run subtask failed with HTTP 404: no task named 'nope'"
-            ):
+            with pytest.raises(NotFoundError, match="run subtask failed with HTTP 404: no task named 'nope'"):
                 await send(path, "run subtask", "POST", "/run-subtask", {"task_name": "nope"})
             assert seen[4:] == ["/run-subtask"]
 
@@ -171,7 +192,7 @@ def test_typed_calls_parse_the_answers(socket_dir: Path) -> None:
 
     async def main() -> None:
         async with scripted_server(path, handler):
-            client = CallbackClient(CallbackTransport(path))
+            client = CallbackClient(SocketTransport(path))
             task_input = await client.get_input()
             assert (task_input.task_name, task_input.input) == ("square", "WzNd")
             result = await client.get_subtask_result("trn-1")
@@ -213,7 +234,7 @@ def test_subtask_polling_starts_fast_and_backs_off_to_one_second(socket_dir: Pat
 
     async def main() -> Any:
         async with scripted_server(path, handler):
-            runner = SocketSubtaskRunner(CallbackClient(CallbackTransport(path)))
+            runner = SocketSubtaskRunner(CallbackClient(SocketTransport(path)))
             return await runner.start_subtask(answer, [])
 
     assert asyncio.run(main()) == 42
@@ -242,7 +263,7 @@ def test_subtask_failure_becomes_task_run_error(socket_dir: Path) -> None:
 
     async def main() -> None:
         async with scripted_server(path, handler):
-            runner = SocketSubtaskRunner(CallbackClient(CallbackTransport(path)))
+            runner = SocketSubtaskRunner(CallbackClient(SocketTransport(path)))
             with pytest.raises(TaskRunError) as caught:
                 await runner.start_subtask(lookup, [])
             assert str(caught.value) == "subtask 'lookup' (trn-9) failed: KeyError: 'x'"

@@ -1,7 +1,7 @@
 """The callback API over the worker's Unix socket, for asyncio code (run mode: the task and its subtasks).
 
 The HTTP exchange and the retry decisions are :mod:`render_sdk.workflows._http`'s; this module only moves the
-bytes, on the event loop. Its blocking twin is :mod:`render_sdk.workflows._sync_transport`.
+bytes, on the event loop. Its blocking twin is :mod:`render_sdk.workflows._sync_socket_transport`.
 """
 
 from __future__ import annotations
@@ -9,41 +9,32 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import h11
 
-from render_sdk.workflows._http import (
-    MAX_READ,
-    REQUEST_TIMEOUT_SECONDS,
-    RETRY_FOR_SECONDS,
-    Exchange,
-    Request,
-    Transient,
-)
+from render_sdk.workflows._http import MAX_READ, Exchange, Request, SocketSettings, Transient
 
-__all__ = ["CallbackTransport"]
+__all__ = ["SocketTransport"]
 
 
-class CallbackTransport:
-    """Sends JSON requests to the callback API on ``socket_path``.
+class SocketTransport(SocketSettings):
+    """Sends JSON requests to the callback API on ``socket_path``, on the event loop.
 
-    Args:
-        socket_path: The Unix socket Render named in ``RENDER_SDK_SOCKET_PATH``.
-        request_timeout: Seconds allowed for one attempt (connect, send, answer).
-        retry_for: Seconds after which a transient failure is no longer retried.
+    Takes :class:`~render_sdk.workflows._http.SocketSettings`' arguments, and ``sleep``: how to wait
+    between attempts (``asyncio.sleep``; a test passes its own to watch the retries).
     """
 
     def __init__(
         self,
         socket_path: str,
         *,
-        request_timeout: float = REQUEST_TIMEOUT_SECONDS,
-        retry_for: float = RETRY_FOR_SECONDS,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        **settings: float,
     ) -> None:
-        self.socket_path = socket_path
-        self.request_timeout = request_timeout
-        self.retry_for = retry_for
+        super().__init__(socket_path, **settings)
+        self.sleep = sleep
 
     async def request(
         self, operation: str, method: str, path: str, body: dict[str, Any] | None = None
@@ -63,13 +54,13 @@ class CallbackTransport:
             RateLimitError: The last attempt was answered 429.
             RenderError: The answer was not JSON.
         """
-        request = Request(operation, method, path, body, self.socket_path, self.retry_for)
+        request = self.new_request(operation, method, path, body)
         while True:
             try:
                 return request.answer(await self._attempt(request))
             except Transient as failure:
                 delay = request.retry_delay(failure)
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
 
     async def _attempt(self, request: Request) -> Exchange:
         try:

@@ -1,61 +1,48 @@
 """The callback API over the worker's Unix socket, blocking (register mode, which needs no event loop).
 
 The HTTP exchange and the retry decisions are :mod:`render_sdk.workflows._http`'s; this module only moves the
-bytes, with plain sockets. Its asyncio twin is :mod:`render_sdk.workflows._transport`.
+bytes, with plain sockets. Its asyncio twin is :mod:`render_sdk.workflows._socket_transport`.
 """
 
 from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import h11
 
-from render_sdk.workflows._http import (
-    MAX_READ,
-    REQUEST_TIMEOUT_SECONDS,
-    RETRY_FOR_SECONDS,
-    Exchange,
-    Request,
-    Transient,
-)
+from render_sdk.workflows._http import MAX_READ, Exchange, Request, SocketSettings, Transient
 
-__all__ = ["SyncCallbackTransport"]
+__all__ = ["SyncSocketTransport"]
 
 
-class SyncCallbackTransport:
+class SyncSocketTransport(SocketSettings):
     """Sends JSON requests to the callback API on ``socket_path``, blocking until the answer.
 
-    Args:
-        socket_path: The Unix socket Render named in ``RENDER_SDK_SOCKET_PATH``.
-        request_timeout: Seconds allowed for one attempt (connect, send, answer).
-        retry_for: Seconds after which a transient failure is no longer retried.
+    Takes :class:`~render_sdk.workflows._http.SocketSettings`' arguments, and ``sleep``: how to wait
+    between attempts (``time.sleep``; a test passes its own to watch the retries).
     """
 
     def __init__(
-        self,
-        socket_path: str,
-        *,
-        request_timeout: float = REQUEST_TIMEOUT_SECONDS,
-        retry_for: float = RETRY_FOR_SECONDS,
+        self, socket_path: str, *, sleep: Callable[[float], None] = time.sleep, **settings: float
     ) -> None:
-        self.socket_path = socket_path
-        self.request_timeout = request_timeout
-        self.retry_for = retry_for
+        super().__init__(socket_path, **settings)
+        self.sleep = sleep
 
     def request(self, operation: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """Send one request, retrying transient failures, and return the parsed JSON answer (None if empty).
 
-        Raises the same errors as :meth:`render_sdk.workflows._transport.CallbackTransport.request`.
+        Raises the same errors as :meth:`render_sdk.workflows._socket_transport.SocketTransport.request`.
         """
-        request = Request(operation, method, path, body, self.socket_path, self.retry_for)
+        request = self.new_request(operation, method, path, body)
         while True:
             try:
                 return request.answer(self._attempt(request))
             except Transient as failure:
                 delay = request.retry_delay(failure)
-            time.sleep(delay)
+            self.sleep(delay)
 
     def _attempt(self, request: Request) -> Exchange:
         exchange = request.exchange()

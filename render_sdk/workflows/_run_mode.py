@@ -16,15 +16,15 @@ from render_sdk._protocol.wire import decode_payload, encode_payload
 from render_sdk.client.errors import RenderError
 from render_sdk.workflows._callbacks import CallbackClient, SocketSubtaskRunner
 from render_sdk.workflows._execute import describe_error, run_task_body
+from render_sdk.workflows._socket_transport import SocketTransport
 from render_sdk.workflows._task import Task
-from render_sdk.workflows._transport import CallbackTransport
 
 __all__ = ["run"]
 
 
 def run(socket_path: str, tasks: Mapping[str, Task[Any, Any]]) -> int:
     """Run the task the callback API on ``socket_path`` names, report its outcome; return the exit status."""
-    return asyncio.run(_run(CallbackClient(CallbackTransport(socket_path)), tasks))
+    return asyncio.run(_run(CallbackClient(SocketTransport(socket_path)), tasks))
 
 
 async def _run(client: CallbackClient, tasks: Mapping[str, Task[Any, Any]]) -> int:
