@@ -12,6 +12,13 @@ them (a tuple becomes a list), so a test catches what would fail in production::
         assert runner.run(fan_out, 3) == [0, 1, 4]
         assert [run.task_name for run in runner.runs] == ["fan_out", "square", "square", "square"]
 
+A task that takes a :class:`~render_sdk.TaskContext` gets one whose ``metadata`` names the recorded run
+(``run-1``...) and whose ``run`` starts a recorded subtask. To call such a body directly, pass an
+:class:`InlineContext` (or any object with ``metadata`` and ``run``)::
+
+    async def test_add_squares_body():
+        assert await add_squares.func(InlineContext(), 3, 4) == 25
+
 Timeouts and resource plans are not applied.
 """
 
@@ -21,15 +28,16 @@ import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from render_sdk._protocol.strict_json import dumps
 from render_sdk.client.errors import TaskRunError
-from render_sdk.workflows import Task, TaskInstance
+from render_sdk.workflows import Task, TaskInstance, TaskRunMetadata
 from render_sdk.workflows._execute import describe_error, run_task_body
 
-__all__ = ["RecordedRun", "TaskRunner", "run_task"]
+__all__ = ["InlineContext", "RecordedRun", "TaskRunner", "run_task"]
 
+P = ParamSpec("P")
 R = TypeVar("R")
 
 
@@ -65,6 +73,22 @@ class RecordedRun:
     def error(self) -> str | None:
         """The error of a failed run (its last attempt's), else None."""
         return self.errors[-1] if self.status == "failed" else None
+
+    @property
+    def root(self) -> RecordedRun:
+        """The run at the root of this run's tree (itself for the run you started)."""
+        return self if self.parent is None else self.parent.root
+
+    @property
+    def metadata(self) -> TaskRunMetadata:
+        """What the run's current attempt sees as ``ctx.metadata`` (``attempt`` counts from 0)."""
+        return TaskRunMetadata(
+            task_run_id=self.id,
+            root_task_run_id=self.root.id,
+            parent_task_run_id=None if self.parent is None else self.parent.id,
+            task_name=self.task_name,
+            attempt=max(self.attempts - 1, 0),
+        )
 
 
 class TaskRunner:
@@ -124,13 +148,13 @@ class TaskRunner:
         while True:
             record.attempts += 1
             try:
-                result = await run_task_body(task, json.loads(dumps(input_value)), subtasks)
+                result = await run_task_body(task, json.loads(dumps(input_value)), subtasks, record.metadata)
             except Exception as exc:
                 details, _ = describe_error(exc)
                 record.errors.append(details)
                 record.exception = exc
                 retries_done = record.attempts - 1
-                if retries_done < retry.max_retries:
+                if retry is not None and retries_done < retry.max_retries:
                     record.retry_waits_ms.append(retry.delay_ms(retries_done))
                     continue
                 record.status = "failed"
@@ -162,6 +186,35 @@ class _InlineSubtasks:
         self.runner._pending.discard(future)
         if not future.cancelled():
             future.exception()  # Retrieved: a failure nobody awaited is recorded, not logged as lost.
+
+
+class InlineContext:
+    """A :class:`~render_sdk.TaskContext` for calling a task body directly in a test.
+
+    ``await ctx.run(task, ...)`` runs the subtask in-process with ``runner`` (recorded in its ``runs``, with
+    retries), and ``metadata`` is what you give.
+
+    Args:
+        metadata: What ``ctx.metadata`` returns (default: every field None).
+        runner: The runner that runs and records subtasks (default: a new one, as :attr:`runner`).
+    """
+
+    def __init__(self, metadata: TaskRunMetadata | None = None, runner: TaskRunner | None = None) -> None:
+        self.runner = TaskRunner() if runner is None else runner
+        self._metadata = TaskRunMetadata() if metadata is None else metadata
+
+    @property
+    def metadata(self) -> TaskRunMetadata:
+        """The metadata given (a test double: no run exists)."""
+        return self._metadata
+
+    async def run(self, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run ``task`` to completion with :attr:`runner` and return its result.
+
+        Raises:
+            TaskRunError: The task failed on its last attempt.
+        """
+        return await self.runner.run_async(task, *args, **kwargs)
 
 
 def run_task(task: Task[..., R], *args: Any, **kwargs: Any) -> R:

@@ -1,7 +1,9 @@
 """Define tasks and serve them inside a worker process.
 
-Define tasks with :class:`Workflows` and :meth:`Workflows.task`; inside a running task, calling another task
-starts it as a subtask and returns a :class:`TaskInstance` to await. When Render starts the worker (with
+Define tasks with :class:`Workflows` and :meth:`Workflows.task`. Inside a running task, calling another task
+starts it as a subtask and returns a :class:`TaskInstance` to await; a task whose first parameter is annotated
+:class:`TaskContext` can instead ``await ctx.run(task, ...)`` for the result (Render SDK 1.x's style). Either
+style reads who the run is from ``ctx.metadata`` or :func:`current_run`. When Render starts the worker (with
 ``RENDER_SDK_MODE`` and ``RENDER_SDK_SOCKET_PATH`` set), ``auto_start=True``, :meth:`Workflows.start` or the
 ``render-workflows module:app`` command registers the tasks or runs one of them.
 
@@ -12,6 +14,6 @@ worker starts serving.
 
 from render_sdk.workflows._app import Workflows
 from render_sdk.workflows._options import Retry
-from render_sdk.workflows._task import Task, TaskInstance
+from render_sdk.workflows._task import Task, TaskContext, TaskInstance, TaskRunMetadata, current_run
 
-__all__ = ["Retry", "Task", "TaskInstance", "Workflows"]
+__all__ = ["Retry", "Task", "TaskContext", "TaskInstance", "TaskRunMetadata", "Workflows", "current_run"]

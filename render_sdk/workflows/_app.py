@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Coroutine, Iterator, Mapping
-from typing import Any, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, overload
 
 from render_sdk.workflows._options import (
     DEFAULT_RETRY,
@@ -20,7 +20,7 @@ from render_sdk.workflows._options import (
     check_timeout,
 )
 from render_sdk.workflows._serving import PROCESS, merge_task_lists, merge_tasks
-from render_sdk.workflows._task import Task, check_task_name
+from render_sdk.workflows._task import Task, TaskContext, check_task_name
 
 __all__ = ["Workflows"]
 
@@ -32,7 +32,7 @@ class Workflows:
     """A set of tasks and the defaults they share.
 
     Args:
-        default_retry: Retry policy of tasks that do not set ``retry``.
+        default_retry: Retry policy of tasks that do not set ``retry``; None for no retries.
         default_timeout: Timeout in seconds (30 to 86400) of tasks that do not set ``timeout``.
         default_plan: Resource plan (``"starter"``, ``"standard"`` or ``"pro"``) of tasks that do not set
             ``plan``.
@@ -46,11 +46,15 @@ class Workflows:
         @app.task
         def square(a: int) -> int:
             return a * a
+
+        @app.task  # Render SDK 1.x's style: the body takes a TaskContext first.
+        async def add_squares(ctx: TaskContext, a: int, b: int) -> int:
+            return await ctx.run(square, a) + await ctx.run(square, b)
     """
 
     def __init__(
         self,
-        default_retry: Retry = DEFAULT_RETRY,
+        default_retry: Retry | None = DEFAULT_RETRY,
         default_timeout: int = 300,
         default_plan: str = "standard",
         auto_start: bool = False,
@@ -70,7 +74,7 @@ class Workflows:
     def from_workflows(
         cls,
         *apps: Workflows,
-        default_retry: Retry = DEFAULT_RETRY,
+        default_retry: Retry | None = DEFAULT_RETRY,
         default_timeout: int = 300,
         default_plan: str = "standard",
         auto_start: bool = False,
@@ -96,6 +100,14 @@ class Workflows:
         combined.tasks  # noqa: B018 - fail now, not at serve time, on clashing names
         return combined
 
+    # A body taking a TaskContext first also matches the plain overloads, so those with the context come
+    # first; an async body also matches the sync ones (R being the coroutine), so async comes first.
+    @overload
+    def task(self, func: Callable[Concatenate[TaskContext, P], Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+
+    @overload
+    def task(self, func: Callable[Concatenate[TaskContext, P], R], /) -> Task[P, R]: ...
+
     @overload
     def task(self, func: Callable[P, Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
 
@@ -109,6 +121,7 @@ class Workflows:
         name: str | None = None,
         retry: Retry | None = None,
         timeout: int | None = None,
+        timeout_seconds: int | None = None,
         plan: str | None = None,
     ) -> _TaskDecorator: ...
 
@@ -119,20 +132,32 @@ class Workflows:
         name: str | None = None,
         retry: Retry | None = None,
         timeout: int | None = None,
+        timeout_seconds: int | None = None,
         plan: str | None = None,
     ) -> Task[Any, Any] | _TaskDecorator:
         """Register a function as a task, bare (``@app.task``) or with overrides (``@app.task(name=...)``).
 
         Args:
             func: The task body, sync or async. Its arguments and return value must be JSON-serializable.
+                A first parameter annotated :class:`TaskContext` receives the run's context and is not part
+                of the task's input.
             name: The task name (defaults to the function name); it becomes part of the task slug.
             retry: Retry policy, instead of the app's ``default_retry``.
             timeout: Timeout in seconds (30 to 86400), instead of the app's ``default_timeout``.
+            timeout_seconds: Render SDK 1.x's name for ``timeout``; give one of the two.
             plan: Resource plan, instead of the app's ``default_plan``.
 
         Raises:
             ValueError: A bad name or option, or a name already used by another task of this app.
+            TypeError: Both ``timeout`` and ``timeout_seconds``, or a body that is not a plain function.
         """
+        if timeout is not None and timeout_seconds is not None:
+            raise TypeError(
+                "@app.task() takes timeout or timeout_seconds (its Render SDK 1.x name), not both: "
+                f"got timeout={timeout!r} and timeout_seconds={timeout_seconds!r}"
+            )
+        if timeout is None:
+            timeout = timeout_seconds
 
         def register(body: Callable[..., Any]) -> Task[Any, Any]:
             if isinstance(body, Task):
@@ -190,7 +215,15 @@ class Workflows:
 
 
 class _TaskDecorator(Protocol):
-    """What ``@app.task(...)`` with options returns."""
+    """What ``@app.task(...)`` with options returns (its overloads are :meth:`Workflows.task`'s)."""
+
+    @overload
+    def __call__(
+        self, func: Callable[Concatenate[TaskContext, P], Coroutine[Any, Any, R]], /
+    ) -> Task[P, R]: ...
+
+    @overload
+    def __call__(self, func: Callable[Concatenate[TaskContext, P], R], /) -> Task[P, R]: ...
 
     @overload
     def __call__(self, func: Callable[P, Coroutine[Any, Any, R]], /) -> Task[P, R]: ...

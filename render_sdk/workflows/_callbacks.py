@@ -16,12 +16,12 @@ from render_sdk_callback_api.models import (
     TaskInput,
 )
 
-from render_sdk._protocol.wire import decode_payload, encode_payload, from_wire, to_wire
+from render_sdk._protocol.wire import WireError, decode_payload, encode_payload, from_wire, to_wire
 from render_sdk.client.errors import RenderError, TaskRunError
 from render_sdk.workflows._socket_transport import SocketTransport
-from render_sdk.workflows._task import Task, TaskInstance
+from render_sdk.workflows._task import Task, TaskInstance, TaskRunMetadata
 
-__all__ = ["CallbackClient", "SocketSubtaskRunner"]
+__all__ = ["CallbackClient", "SocketSubtaskRunner", "run_metadata"]
 
 FIRST_POLL_SECONDS = 0.01
 MAX_POLL_SECONDS = 1.0
@@ -33,10 +33,15 @@ class CallbackClient:
     def __init__(self, transport: SocketTransport) -> None:
         self.transport = transport
 
-    async def get_input(self) -> TaskInput:
+    async def get_input(self) -> tuple[TaskInput, TaskRunMetadata]:
+        """The run's task name and input, and who the run is (:func:`run_metadata`).
+
+        Raises:
+            WireError: The answer does not match the spec.
+        """
         answer = await self.transport.request("get input", "GET", "/input")
         task_input: TaskInput = from_wire(TaskInput, answer, "GET /input answer")
-        return task_input
+        return task_input, run_metadata(answer, task_input.task_name)
 
     async def post_callback(self, callback: CallbackRequest) -> None:
         await self.transport.request("post callback", "POST", "/callback", to_wire(callback))
@@ -116,6 +121,30 @@ class SocketSubtaskRunner:
                     "still_running, complete nor error"
                 )
             delay = min(delay * 2, MAX_POLL_SECONDS)
+
+
+_RUN_IDS = ("task_run_id", "root_task_run_id", "parent_task_run_id")
+
+
+def run_metadata(answer: dict[str, Any], task_name: str) -> TaskRunMetadata:
+    """The run's identity from a ``GET /input`` answer; what the runtime leaves out (older ones send no ids,
+    Render sends no attempt) or sends empty is None.
+
+    Read from the raw answer: the generated ``TaskInput`` predates these optional fields.
+
+    Raises:
+        WireError: A field has the wrong type.
+    """
+    ids: dict[str, str | None] = {}
+    for name in _RUN_IDS:
+        value = answer.get(name)
+        if value is not None and not isinstance(value, str):
+            raise WireError(f"GET /input answer.{name} must be str, got {type(value).__name__}")
+        ids[name] = value or None
+    attempt = answer.get("attempt")
+    if attempt is not None and (not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 0):
+        raise WireError(f"GET /input answer.attempt must be an int >= 0, got {attempt!r}")
+    return TaskRunMetadata(**ids, task_name=task_name, attempt=attempt)
 
 
 def _unwrap(task_name: str, task_run_id: str, output: str) -> Any:

@@ -15,7 +15,14 @@ import traceback
 from typing import Any
 
 from render_sdk._protocol.strict_json import find_non_json
-from render_sdk.workflows._task import RunningTask, SubtaskRunner, Task, current_run
+from render_sdk.workflows._task import (
+    RunningTask,
+    SubtaskRunner,
+    Task,
+    TaskRunMetadata,
+    context_for,
+    running_task,
+)
 
 __all__ = ["describe_error", "run_task_body", "split_input"]
 
@@ -36,15 +43,22 @@ def split_input(task: Task[Any, Any], input_value: Any) -> tuple[list[Any], dict
     )
 
 
-async def run_task_body(task: Task[Any, Any], input_value: Any, runner: SubtaskRunner) -> Any:
-    """Run ``task`` with ``input_value``, its subtask calls going to ``runner``; return its checked result.
+async def run_task_body(
+    task: Task[Any, Any], input_value: Any, runner: SubtaskRunner, metadata: TaskRunMetadata
+) -> Any:
+    """Run ``task`` as the run ``metadata`` names, its subtask calls going to ``runner``; return its result.
+
+    A body that takes a :class:`~render_sdk.workflows._task.TaskContext` gets one before its arguments.
 
     Raises:
         TypeError: The input is neither an array nor an object, or the result is not strict JSON.
         Exception: Whatever the task body raised.
     """
     args, kwargs = split_input(task, input_value)
-    token = current_run.set(RunningTask(task, runner, asyncio.get_running_loop()))
+    running = RunningTask(task, runner, asyncio.get_running_loop(), metadata)
+    if task.takes_context:
+        args = [context_for(running), *args]
+    token = running_task.set(running)
     try:
         if task.is_async:
             result = await task.func(*args, **kwargs)
@@ -53,7 +67,7 @@ async def run_task_body(task: Task[Any, Any], input_value: Any, runner: SubtaskR
             if inspect.isawaitable(result):
                 result = await result
     finally:
-        current_run.reset(token)
+        running_task.reset(token)
     problem = find_non_json(result, "result")
     if problem is not None:
         raise TypeError(f"task {task.name!r} returned a value that is not JSON: {problem}")

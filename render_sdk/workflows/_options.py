@@ -101,10 +101,11 @@ DEFAULT_RETRY = Retry(max_retries=3, wait_duration_ms=1000, backoff_scaling=2.0)
 """The retry policy of a ``Workflows`` app that sets no ``default_retry``."""
 
 
-def check_retry(retry: Any, where: str) -> Retry:
-    """Return ``retry`` if it is a :class:`Retry`, else raise naming ``where`` (e.g. ``"task 'square'"``)."""
-    if not isinstance(retry, Retry):
-        raise TypeError(f"{where}: retry must be a render_sdk.Retry, got {retry!r}")
+def check_retry(retry: Any, where: str) -> Retry | None:
+    """Return ``retry`` if it is a :class:`Retry` or None (no retries), else raise naming ``where``
+    (e.g. ``"task 'square'"``)."""
+    if retry is not None and not isinstance(retry, Retry):
+        raise TypeError(f"{where}: retry must be a render_sdk.Retry or None, got {retry!r}")
     return retry
 
 
@@ -128,6 +129,7 @@ def check_plan(plan: Any, where: str) -> str:
 class Options(NamedTuple):
     """A task's effective options: its own overrides, or else its app's defaults."""
 
-    retry: Retry
+    retry: Retry | None
+    """None: no retries."""
     timeout: int
     plan: str

@@ -45,7 +45,7 @@ def task_definition(task: Task[Any, Any]) -> dict[str, Any]:
     definition: dict[str, Any] = {"name": task.name, "options": _task_options(task.options)}
     parameters = [
         _describe_parameter(parameter)
-        for parameter in task.signature.parameters.values()
+        for parameter in task.input_signature.parameters.values()
         if parameter.kind not in _SKIPPED_KINDS
     ]
     if parameters:
@@ -54,17 +54,15 @@ def task_definition(task: Task[Any, Any]) -> dict[str, Any]:
 
 
 def _task_options(options: Options) -> dict[str, Any]:
+    described: dict[str, Any] = {"timeout_seconds": options.timeout, "plan": options.plan}
     retry = options.retry
-    return {
-        # backoff_scaling travels as factor.
-        "retry": {
+    if retry is not None:  # Absent: no retries, by the protocol's rule.
+        described["retry"] = {
             "max_retries": retry.max_retries,
             "wait_duration_ms": retry.wait_duration_ms,
-            "factor": float(retry.backoff_scaling),
-        },
-        "timeout_seconds": options.timeout,
-        "plan": options.plan,
-    }
+            "factor": float(retry.backoff_scaling),  # backoff_scaling travels as factor.
+        }
+    return described
 
 
 def _describe_parameter(parameter: inspect.Parameter) -> dict[str, Any]:

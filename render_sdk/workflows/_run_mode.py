@@ -10,14 +10,14 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from render_sdk_callback_api.models import CallbackRequest, TaskComplete, TaskError
+from render_sdk_callback_api.models import CallbackRequest, TaskComplete, TaskError, TaskInput
 
-from render_sdk._protocol.wire import decode_payload, encode_payload
+from render_sdk._protocol.wire import WireError, decode_payload, encode_payload
 from render_sdk.client.errors import RenderError
 from render_sdk.workflows._callbacks import CallbackClient, SocketSubtaskRunner
 from render_sdk.workflows._execute import describe_error, run_task_body
 from render_sdk.workflows._socket_transport import SocketTransport
-from render_sdk.workflows._task import Task
+from render_sdk.workflows._task import Task, TaskRunMetadata
 
 __all__ = ["run"]
 
@@ -29,12 +29,12 @@ def run(socket_path: str, tasks: Mapping[str, Task[Any, Any]]) -> int:
 
 async def _run(client: CallbackClient, tasks: Mapping[str, Task[Any, Any]]) -> int:
     try:
-        task_input = await client.get_input()
-    except RenderError as exc:
+        task_input, metadata = await client.get_input()
+    except (RenderError, WireError) as exc:
         print(f"render_sdk: could not get the task input: {exc}", file=sys.stderr)
         return 1
     try:
-        result = await _run_task(client, tasks, task_input.task_name, task_input.input)
+        result = await _run_task(client, tasks, task_input, metadata)
     except Exception as exc:
         details, stack_trace = describe_error(exc)
         print(f"render_sdk: task {task_input.task_name!r} failed\n{stack_trace}", end="", file=sys.stderr)
@@ -45,17 +45,21 @@ async def _run(client: CallbackClient, tasks: Mapping[str, Task[Any, Any]]) -> i
 
 
 async def _run_task(
-    client: CallbackClient, tasks: Mapping[str, Task[Any, Any]], name: str, payload: str
+    client: CallbackClient,
+    tasks: Mapping[str, Task[Any, Any]],
+    task_input: TaskInput,
+    metadata: TaskRunMetadata,
 ) -> Any:
+    name = task_input.task_name
     task = tasks.get(name)
     if task is None:
         raise LookupError(
             f"task {name!r} is not defined by this worker; it defines: {', '.join(tasks) or 'nothing'}"
         )
-    input_value = decode_payload(payload, f"task {name!r} input")
+    input_value = decode_payload(task_input.input, f"task {name!r} input")
     runner = SocketSubtaskRunner(client)
     try:
-        return await run_task_body(task, input_value, runner)
+        return await run_task_body(task, input_value, runner, metadata)
     finally:
         await runner.settle()
 

@@ -1,8 +1,15 @@
-"""A task: a validated function with its options, and what calling it inside a running task does.
+"""A task: a validated function with its options, and the two ways a running task starts a subtask.
 
-Calling a task never runs its body in the caller: inside a running task it starts a subtask (submitted at
-once, so several calls run in parallel) and returns a :class:`TaskInstance` to await. Which runtime submits it
-(the Unix-socket worker, or :mod:`render_sdk.testing`) travels in a context variable set per running task.
+A task body starts subtasks in either of two styles, mixed freely in one app:
+
+* the seed's: calling a task inside a running task starts it as a subtask (submitted at once, so several calls
+  run in parallel) and returns a :class:`TaskInstance` to await;
+* Render SDK 1.x's: a body whose first parameter is annotated :class:`TaskContext` receives one, and
+  ``await ctx.run(task, *args)`` starts a subtask and returns its result.
+
+Calling a task never runs its body in the caller. Which runtime submits the subtask (the Unix-socket worker,
+or :mod:`render_sdk.testing`) and the run's identity (:class:`TaskRunMetadata`) travel in a context variable
+set per running task; :func:`current_run` reads the identity in either style.
 """
 
 from __future__ import annotations
@@ -22,7 +29,18 @@ if TYPE_CHECKING:
     import asyncio
     import inspect
 
-__all__ = ["RunningTask", "SubtaskRunner", "Task", "TaskInstance", "check_task_name", "current_run"]
+__all__ = [
+    "RunningTask",
+    "SubtaskRunner",
+    "Task",
+    "TaskContext",
+    "TaskInstance",
+    "TaskRunMetadata",
+    "check_task_name",
+    "context_for",
+    "current_run",
+    "running_task",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -78,15 +96,104 @@ class SubtaskRunner(Protocol):
         """Submit ``task`` with ``input_value`` (positional list or keyword object) and return at once."""
 
 
+class TaskRunMetadata(NamedTuple):
+    """Who a running task is: read it as ``ctx.metadata`` or from :func:`current_run`.
+
+    Each field is None when unavailable (a Render runtime that does not send it). For a root run
+    ``root_task_run_id`` equals ``task_run_id`` and ``parent_task_run_id`` is None.
+
+    Attributes:
+        task_run_id: This run's id (``trn-...``).
+        root_task_run_id: The id of the run at the root of this run's tree.
+        parent_task_run_id: The id of the run that started this one as a subtask.
+        task_name: The registered name of the running task.
+        attempt: Which attempt of the run this is, counting from 0 as the REST API's ``attempts[].attempt``
+            does (0 on the first attempt, 1 on the first retry).
+    """
+
+    task_run_id: str | None = None
+    root_task_run_id: str | None = None
+    parent_task_run_id: str | None = None
+    task_name: str | None = None
+    attempt: int | None = None
+
+
+class TaskContext(Protocol):
+    """What a task whose first parameter is annotated ``TaskContext`` receives (Render SDK 1.x's style).
+
+    A protocol: the worker passes its own, :class:`render_sdk.testing.InlineContext` runs subtasks in-process,
+    and a test can pass any object with these two members.
+
+    Example::
+
+        @app.task
+        async def add_squares(ctx: TaskContext, a: int, b: int) -> int:
+            return await ctx.run(square, a) + await ctx.run(square, b)
+    """
+
+    @property
+    def metadata(self) -> TaskRunMetadata:
+        """This run's identity, known without a request."""
+        ...
+
+    async def run(self, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run ``task`` as a subtask with these arguments (all positional or all keyword); return its result.
+
+        Raises:
+            TaskRunError: The subtask failed.
+        """
+        ...
+
+
 class RunningTask(NamedTuple):
-    """The task whose body is running in this context, and where its subtask calls go."""
+    """The task whose body is running in this context, who it is, and where its subtask calls go."""
 
     task: Task[Any, Any]
     runner: SubtaskRunner
     loop: asyncio.AbstractEventLoop
+    metadata: TaskRunMetadata
 
 
-current_run: ContextVar[RunningTask | None] = ContextVar("render_sdk_current_run", default=None)
+running_task: ContextVar[RunningTask | None] = ContextVar("render_sdk_running_task", default=None)
+
+
+def current_run() -> TaskRunMetadata:
+    """The identity of the task run whose body is running (``ctx.metadata`` without a context parameter).
+
+    Raises:
+        RuntimeError: No task is running in this context.
+    """
+    running = running_task.get()
+    if running is None:
+        raise RuntimeError("current_run() was called outside a running task")
+    return running.metadata
+
+
+class _Context:
+    """The :class:`TaskContext` a running task receives: subtasks go where the running task's go."""
+
+    __slots__ = ("_running",)
+
+    def __init__(self, running: RunningTask) -> None:
+        self._running = running
+
+    @property
+    def metadata(self) -> TaskRunMetadata:
+        return self._running.metadata
+
+    async def run(self, task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if not isinstance(task, Task):
+            raise TypeError(f"ctx.run() takes a task defined with @app.task, got {task!r}")
+        instance: TaskInstance[R] = task.start_in(self._running, args, kwargs)
+        return await instance
+
+    def __repr__(self) -> str:
+        return f"<TaskContext {self._running.metadata!r}>"
+
+
+def context_for(running: RunningTask) -> TaskContext:
+    """The context handed to a body that takes one."""
+    return _Context(running)
 
 
 class Task(Generic[P, R]):
@@ -127,6 +234,35 @@ class Task(Generic[P, R]):
                 f"task {self.name!r} ({self.origin}) has no inspectable signature: {exc}"
             ) from None
 
+    @cached_property
+    def takes_context(self) -> bool:
+        """Whether the body's first parameter is annotated :class:`TaskContext` (it then receives one).
+
+        A string annotation (``from __future__ import annotations``) counts when it evaluates to
+        ``TaskContext`` in the function's module, or cannot be evaluated there and ends in ``TaskContext``
+        (a name imported only for type checking).
+
+        Raises:
+            TypeError: The context parameter cannot be passed positionally.
+        """
+        import inspect
+
+        first = next(iter(self.signature.parameters.values()), None)
+        if first is None or not _is_context_annotation(first.annotation, self.func):
+            return False
+        if first.kind not in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            raise TypeError(
+                f"task {self.name!r} ({self.origin}): the TaskContext parameter {first.name!r} must be the "
+                "first positional parameter"
+            )
+        return True
+
+    @cached_property
+    def input_signature(self) -> inspect.Signature:
+        """The parameters a caller passes: the body's, without the context parameter."""
+        parameters = list(self.signature.parameters.values())
+        return self.signature.replace(parameters=parameters[1:] if self.takes_context else parameters)
+
     @property
     def is_async(self) -> bool:
         """Whether the body is a coroutine function (sync bodies run in a worker thread)."""
@@ -155,7 +291,7 @@ class Task(Generic[P, R]):
                 "input is either a JSON array or a JSON object, so pass all arguments one way"
             )
         try:
-            self.signature.bind(*args, **kwargs)
+            self.input_signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"task {self.name!r} cannot be called with these arguments: {exc}") from None
         input_value: list[Any] | dict[str, Any] = dict(kwargs) if kwargs else list(args)
@@ -165,7 +301,7 @@ class Task(Generic[P, R]):
         return input_value
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> TaskInstance[R]:
-        running = current_run.get()
+        running = running_task.get()
         if running is None:
             raise RuntimeError(
                 f"task {self.name!r} was called outside a running task. Calling a task starts it as a "
@@ -175,6 +311,17 @@ class Task(Generic[P, R]):
                 f"use `render_sdk.testing.run_task({self.__name__}, ...)`; to call the plain function use "
                 f"`{self.__name__}.func(...)`."
             )
+        return self.start_in(running, args, kwargs)
+
+    def start_in(
+        self, running: RunningTask, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> TaskInstance[R]:
+        """Start this task as a subtask of ``running`` (either style of call ends here).
+
+        Raises:
+            RuntimeError: Called from a synchronous task's thread rather than its event loop.
+            ValueError, TypeError: As :meth:`make_input`.
+        """
         input_value = self.make_input(args, kwargs)
         if _running_loop() is not running.loop:
             raise RuntimeError(
@@ -195,6 +342,17 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def _is_context_annotation(annotation: Any, func: Callable[..., Any]) -> bool:
+    if isinstance(annotation, str):
+        text: str = annotation
+        try:  # What typing.get_type_hints does, for this one annotation.
+            annotation = eval(text, getattr(func, "__globals__", {}))
+        except Exception:
+            return text.rsplit(".", 1)[-1] == "TaskContext"
+    mro: tuple[type, ...] = getattr(annotation, "__mro__", ())
+    return TaskContext in mro
 
 
 def _origin(func: Callable[..., Any]) -> str:

@@ -55,7 +55,7 @@ def test_bare_and_configured_decorators() -> None:
         ({"timeout": 60.0}, "got 60.0"),
         ({"timeout": True}, "got True"),
         ({"plan": "huge"}, "task 'job': plan must be one of 'starter', 'standard', 'pro', got 'huge'"),
-        ({"retry": 3}, "task 'job': retry must be a render_sdk.Retry, got 3"),
+        ({"retry": 3}, "task 'job': retry must be a render_sdk.Retry or None, got 3"),
     ],
 )
 def test_task_options_are_validated_naming_the_task(options: dict[str, object], message: str) -> None:
@@ -74,7 +74,7 @@ def test_task_options_are_validated_naming_the_task(options: dict[str, object], 
     [
         ({"default_timeout": 10}, r"Workflows\(default_timeout=...\): timeout must be .* got 10"),
         ({"default_plan": "free"}, r"Workflows\(default_plan=...\): plan must be one of .* got 'free'"),
-        ({"default_retry": None}, r"Workflows\(default_retry=...\): retry must be a render_sdk.Retry"),
+        ({"default_retry": 3}, r"Workflows\(default_retry=...\): retry must be a render_sdk.Retry"),
         ({"auto_start": "yes"}, r"auto_start=...\) must be a bool"),
     ],
 )

@@ -19,11 +19,12 @@ from typing import Any
 import h11
 import pytest
 
+from render_sdk._protocol.wire import WireError
 from render_sdk.client.errors import NotFoundError, RenderError, ServerError, TaskRunError, TimeoutError
-from render_sdk.workflows import Workflows
-from render_sdk.workflows._callbacks import CallbackClient, SocketSubtaskRunner
-from render_sdk.workflows._sync_socket_transport import SyncSocketTransport
+from render_sdk.workflows import TaskRunMetadata, Workflows
+from render_sdk.workflows._callbacks import CallbackClient, SocketSubtaskRunner, run_metadata
 from render_sdk.workflows._socket_transport import SocketTransport
+from render_sdk.workflows._sync_socket_transport import SyncSocketTransport
 
 Handler = Callable[[str, Any], "tuple[int, bytes] | None"]
 Send = Callable[..., Coroutine[Any, Any, Any]]
@@ -193,12 +194,51 @@ def test_typed_calls_parse_the_answers(socket_dir: Path) -> None:
     async def main() -> None:
         async with scripted_server(path, handler):
             client = CallbackClient(SocketTransport(path))
-            task_input = await client.get_input()
+            task_input, metadata = await client.get_input()
             assert (task_input.task_name, task_input.input) == ("square", "WzNd")
+            assert metadata == TaskRunMetadata(task_name="square")  # An older runtime sends no ids.
             result = await client.get_subtask_result("trn-1")
             assert (result.still_running, result.complete, result.error) == (True, None, None)
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (
+            {
+                "task_run_id": "trn-2",
+                "root_task_run_id": "trn-1",
+                "parent_task_run_id": "trn-1",
+                "attempt": 2,
+            },
+            TaskRunMetadata("trn-2", "trn-1", "trn-1", "square", 2),
+        ),
+        (  # A root run, as a runtime that writes "" for "none" sends it.
+            {"task_run_id": "trn-1", "root_task_run_id": "trn-1", "parent_task_run_id": ""},
+            TaskRunMetadata("trn-1", "trn-1", None, "square", None),
+        ),
+        ({"task_run_id": "trn-1", "parent_task_run_id": None}, TaskRunMetadata("trn-1", task_name="square")),
+        ({"newer_field": {"x": 1}}, TaskRunMetadata(task_name="square")),
+    ],
+)
+def test_run_metadata_comes_from_the_input_answer(answer: dict[str, Any], expected: TaskRunMetadata) -> None:
+    assert run_metadata({"task_name": "square", "input": "", **answer}, "square") == expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ({"task_run_id": 7}, "GET /input answer.task_run_id must be str, got int"),
+        ({"root_task_run_id": ["trn-1"]}, "GET /input answer.root_task_run_id must be str, got list"),
+        ({"attempt": -1}, r"GET /input answer.attempt must be an int >= 0, got -1"),
+        ({"attempt": True}, r"GET /input answer.attempt must be an int >= 0, got True"),
+    ],
+)
+def test_run_metadata_of_the_wrong_type_is_a_wire_error(answer: dict[str, Any], message: str) -> None:
+    with pytest.raises(WireError, match=message):
+        run_metadata(answer, "square")
 
 
 def test_an_answer_that_is_not_json_is_an_error(socket_dir: Path, send: Send) -> None:
