@@ -8,9 +8,10 @@ import time
 
 import pytest
 
-from render_sdk import Retry, Workflows
+from render_sdk import Retry, TaskContext, TaskRunMetadata, Workflows
 from render_sdk.client.errors import TaskRunError
-from render_sdk.testing import TaskRunner, run_task
+from render_sdk.testing import InlineContext, TaskRunner, run_task
+from render_sdk.workflows import Task, current_run
 
 app = Workflows()
 attempts_seen: dict[str, int] = {}
@@ -215,3 +216,81 @@ def test_calling_a_task_outside_a_task_says_what_to_do() -> None:
     assert 'Render().workflows.run_task("<workflow-slug>/square", [...])' in message
     assert "render_sdk.testing.run_task(square, ...)" in message
     assert square.func(3) == 9
+
+
+@app.task
+async def ctx_add_squares(ctx: TaskContext, a: int, b: int) -> dict[str, object]:
+    total = await ctx.run(square, a) + await ctx.run(square, a=b)
+    return {"total": total, "me": ctx.metadata._asdict(), "child": await ctx.run(ctx_whoami)}
+
+
+@app.task
+def ctx_whoami(ctx: TaskContext) -> dict[str, object]:
+    return {**ctx.metadata._asdict(), "current_run": current_run()._asdict()}
+
+
+@app.task(retry=Retry(max_retries=1, wait_duration_ms=0))
+def ctx_flaky(ctx: TaskContext) -> int | None:
+    if ctx.metadata.attempt == 0:
+        raise RuntimeError("first attempt fails")
+    return ctx.metadata.attempt
+
+
+no_retries = Workflows(default_retry=None)
+
+
+@no_retries.task
+def fails_once_only() -> None:
+    raise RuntimeError("no retry")
+
+
+def test_context_tasks_get_the_recorded_runs_identity() -> None:
+    runner = TaskRunner()
+    result = runner.run(ctx_add_squares, 3, 4)
+    assert result["total"] == 25
+    assert result["me"] == {
+        "task_run_id": "run-1",
+        "root_task_run_id": "run-1",
+        "parent_task_run_id": None,
+        "task_name": "ctx_add_squares",
+        "attempt": 0,
+    }
+    child = {
+        "task_run_id": "run-4",
+        "root_task_run_id": "run-1",
+        "parent_task_run_id": "run-1",
+        "task_name": "ctx_whoami",
+        "attempt": 0,
+    }
+    assert result["child"] == {**child, "current_run": child}
+    assert [(run.task_name, run.input, run.parent) for run in runner.runs[1:3]] == [
+        ("square", [3], runner.runs[0]),
+        ("square", {"a": 4}, runner.runs[0]),
+    ]
+    assert runner.run(ctx_flaky) == 1  # attempt counts from 0
+    assert runner.runs_of(ctx_flaky)[0].attempts == 2
+
+
+def test_no_default_retry_means_one_attempt() -> None:
+    runner = TaskRunner()
+    with pytest.raises(TaskRunError, match="no retry"):
+        runner.run(fails_once_only)
+    assert runner.runs[0].attempts == 1
+
+
+def test_a_context_body_can_be_called_with_an_inline_or_a_custom_context() -> None:
+    inline = InlineContext(TaskRunMetadata(task_run_id="trn-test", task_name="ctx_add_squares"))
+    result = asyncio.run(ctx_add_squares.func(inline, 1, 2))
+    assert result["total"] == 5 and result["me"]["task_run_id"] == "trn-test"
+    assert [run.task_name for run in inline.runner.runs] == ["square", "square", "ctx_whoami"]
+
+    class Canned:
+        """A TaskContext of a test's own: answers every subtask with 10."""
+
+        metadata = TaskRunMetadata(task_name="canned")
+
+        async def run(self, task: Task[..., object], /, *args: object, **kwargs: object) -> int:
+            return 10
+
+    context: TaskContext = Canned()
+    assert asyncio.run(ctx_add_squares.func(context, 1, 2))["total"] == 20

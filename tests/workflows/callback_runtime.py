@@ -1,9 +1,10 @@
 """A small stand-in for Render's runtime, for tests: real worker processes, real Unix sockets, real HTTP.
 
 Each worker process (a registration or one task run attempt) gets its own socket, served with h11 as
-``openapi/callback-api.yaml`` describes. ``/run-subtask`` starts another real worker process for the subtask
-(deduplicated on ``idempotency_key`` + ``created_at``) and ``/get-subtask-result`` reports its callback, so
-fan-out and nested subtasks run end to end. Every request is recorded for assertions.
+``openapi/callback-api.yaml`` describes; ``GET /input`` also carries the run's identity (``task_run_id``,
+``root_task_run_id``, ``parent_task_run_id``, ``attempt``). ``/run-subtask`` starts another real worker
+process for the subtask (deduplicated on ``idempotency_key`` + ``created_at``) and ``/get-subtask-result``
+reports its callback, so fan-out and nested subtasks run end to end. Every request is recorded for assertions.
 """
 
 from __future__ import annotations
@@ -87,6 +88,17 @@ class Attempt:
 
     def paths(self) -> list[str]:
         return [request.path for request in self.requests]
+
+    @property
+    def root(self) -> Attempt:
+        return self if self.parent is None else self.parent.root
+
+    def identity(self) -> dict[str, Any]:
+        """The run's identity as ``GET /input`` carries it (no parent id for a root run); one attempt each."""
+        identity = {"task_run_id": self.task_run_id, "root_task_run_id": self.root.task_run_id, "attempt": 0}
+        if self.parent is not None:
+            identity["parent_task_run_id"] = self.parent.task_run_id
+        return identity
 
 
 class CallbackRuntime:
@@ -247,7 +259,8 @@ class CallbackRuntime:
         try:
             if path == "/input":
                 assert attempt.task_name is not None and attempt.input_payload is not None
-                return 200, to_wire(TaskInput(task_name=attempt.task_name, input=attempt.input_payload))
+                answer = to_wire(TaskInput(task_name=attempt.task_name, input=attempt.input_payload))
+                return 200, {**answer, **attempt.identity()}
             if path == "/register-tasks":
                 from_wire(Tasks, body)
                 self.registrations.append(body)
