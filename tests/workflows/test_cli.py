@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from render_sdk import __version__
+
 from .callback_runtime import WORKERS, Attempt, CallbackRuntime, worker_env
 
 
@@ -26,8 +28,26 @@ def cli(*args: str, cwd: Path = WORKERS, **env: str) -> subprocess.CompletedProc
 def test_help_lists_every_command() -> None:
     result = cli("--help")
     assert result.returncode == 0
-    for command in ("render-workflows MODULE:APP", "dev", "logs"):
+    for command in (
+        "render-workflows MODULE:APP",
+        "render-workflows dev",
+        "render-workflows logs",
+        "--version",
+    ):
         assert command in result.stdout
+
+
+def test_version() -> None:
+    result = cli("--version")
+    assert (result.returncode, result.stdout) == (0, f"render-workflows {__version__}\n")
+
+
+# The local runtime's commands take the arguments after their name (helper C's `dev(argv)` / `logs(argv)`).
+@pytest.mark.parametrize("command", ["dev", "logs"])
+def test_local_commands_are_dispatched_with_their_arguments(command: str) -> None:
+    result = cli(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: render-workflows {command}")
 
 
 def test_no_arguments_prints_usage_and_fails() -> None:

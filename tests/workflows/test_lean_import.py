@@ -39,11 +39,13 @@ def imported_after(statement: str) -> set[str]:
     return set(json.loads(result.stdout))
 
 
-def imported_by_worker(socket_dir: Path, mode: str) -> set[str]:
+def imported_by_worker(socket_dir: Path, mode: str, *, through_cli: bool = False) -> set[str]:
     (socket_dir / "reporting_worker.py").write_text(REPORTING_WORKER)
 
     async def main() -> str:
         command = [sys.executable, "reporting_worker.py"]
+        if through_cli:
+            command = [sys.executable, "-m", "render_sdk", "reporting_worker:app"]
         async with CallbackRuntime(socket_dir, command, socket_dir) as runtime:
             attempt = await runtime.register() if mode == "register" else await runtime.run("square", [3])
         assert attempt.returncode == 0, attempt.stderr
@@ -96,8 +98,10 @@ def test_registering_needs_no_event_loop(socket_dir: Path) -> None:
     assert sorted(unexpected & modules) == []
 
 
-def test_running_a_task_does_not_load_the_registration(socket_dir: Path) -> None:
-    modules = imported_by_worker(socket_dir, "run")
+@pytest.mark.parametrize("through_cli", [False, True], ids=["script", "render-workflows MODULE:APP"])
+def test_running_a_task_does_not_load_the_registration(socket_dir: Path, through_cli: bool) -> None:
+    modules = imported_by_worker(socket_dir, "run", through_cli=through_cli)
+    assert sorted(name for name in modules if name.startswith("render_sdk.local") or name == "argparse") == []
     assert "render_sdk.workflows._run_mode" in modules
     assert "render_sdk.workflows._register" not in modules
 
