@@ -102,7 +102,7 @@ class TaskRunner:
         self._ids = itertools.count(1)
         self._pending: set[asyncio.Future[Any]] = set()
 
-    def run(self, task: Task[..., R], *args: Any, **kwargs: Any) -> R:
+    def run(self, task: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run ``task`` with ``args`` or ``kwargs`` to completion, subtasks included, and return its result.
 
         Raises:
@@ -117,7 +117,7 @@ class TaskRunner:
             return asyncio.run(self.run_async(task, *args, **kwargs))
         raise RuntimeError("TaskRunner.run() cannot be called from a running event loop; await run_async()")
 
-    async def run_async(self, task: Task[..., R], *args: Any, **kwargs: Any) -> R:
+    async def run_async(self, task: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Like :meth:`run`, for async tests."""
         if not isinstance(task, Task):
             raise TypeError(f"TaskRunner runs tasks defined with @app.task, got {task!r}")
@@ -217,7 +217,7 @@ class InlineContext:
         return await self.runner.run_async(task, *args, **kwargs)
 
 
-def run_task(task: Task[..., R], *args: Any, **kwargs: Any) -> R:
+def run_task(task: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Run ``task`` in-process with a fresh :class:`TaskRunner` and return its result.
 
     Raises:

@@ -236,6 +236,11 @@ def ctx_flaky(ctx: TaskContext) -> int | None:
     return ctx.metadata.attempt
 
 
+@app.task(retry=Retry(0, 0))
+async def ctx_runs_a_plain_function(ctx: TaskContext) -> None:
+    await ctx.run(square.func, 2)  # type: ignore[arg-type]
+
+
 no_retries = Workflows(default_retry=None)
 
 
@@ -269,6 +274,13 @@ def test_context_tasks_get_the_recorded_runs_identity() -> None:
     ]
     assert runner.run(ctx_flaky) == 1  # attempt counts from 0
     assert runner.runs_of(ctx_flaky)[0].attempts == 2
+
+
+def test_ctx_run_takes_only_tasks() -> None:
+    with pytest.raises(
+        TaskRunError, match=r"ctx\.run\(\) takes a task defined with @app\.task, got <function"
+    ):
+        run_task(ctx_runs_a_plain_function)
 
 
 def test_no_default_retry_means_one_attempt() -> None:

@@ -200,6 +200,7 @@ def test_current_run_outside_a_task_is_an_error() -> None:
 
 TYPING_PROBE = """\
 from render_sdk import TaskContext, Workflows
+from render_sdk.testing import run_task
 
 app = Workflows()
 
@@ -224,6 +225,10 @@ async def probe(ctx: TaskContext, text: str) -> None:
     await ctx.run(square, "five")
     await ctx.run(square, 1, 2)
     await ctx.run(seed_square, b=5)
+
+
+reveal_type(run_task(square, 5))
+run_task(seed_square, "five")
 """
 
 
@@ -256,15 +261,17 @@ def test_mypy_types_ctx_run_from_the_task_signature(tmp_path: Path) -> None:
         if " defined in " not in line
     ]
     assert lines == [
-        '18: note: Revealed type is "int"',
         '19: note: Revealed type is "int"',
         '20: note: Revealed type is "int"',
-        '21: note: Revealed type is "render_sdk.workflows._task.Task[[a: int], int]"',
-        '22: note: Revealed type is "str | None"',
-        '23: error: Argument 2 to "run" of "TaskContext" has incompatible type "str"; expected "int"'
+        '21: note: Revealed type is "int"',
+        '22: note: Revealed type is "render_sdk.workflows._task.Task[[a: int], int]"',
+        '23: note: Revealed type is "str | None"',
+        '24: error: Argument 2 to "run" of "TaskContext" has incompatible type "str"; expected "int"'
         "  [arg-type]",
-        '24: error: Too many arguments for "run" of "TaskContext"  [call-arg]',
-        '25: error: Unexpected keyword argument "b" for "run" of "TaskContext"  [call-arg]',
+        '25: error: Too many arguments for "run" of "TaskContext"  [call-arg]',
+        '26: error: Unexpected keyword argument "b" for "run" of "TaskContext"  [call-arg]',
+        '29: note: Revealed type is "int"',
+        '30: error: Argument 2 to "run_task" has incompatible type "str"; expected "int"  [arg-type]',
     ], result.stdout + result.stderr
 
 
