@@ -9,6 +9,7 @@ wait of 0 ms, factor 2.0.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from datetime import datetime
@@ -79,7 +80,7 @@ def gaps_ms(attempts: list[dict[str, Any]]) -> list[float]:
     """Milliseconds from each attempt's end to the next one's start: the retry waits the runtime applied."""
     return [
         (moment(later["startedAt"]) - moment(earlier["completedAt"])).total_seconds() * 1000
-        for earlier, later in zip(attempts, attempts[1:])
+        for earlier, later in itertools.pairwise(attempts)
     ]
 
 
@@ -108,9 +109,10 @@ def test_input_carries_the_run_ids(server: Any) -> None:
     (seen,) = finished.results
     tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": finished.id}).json()
     (child_id,) = [item["taskRun"]["id"] for item in tree if item["taskRun"]["id"] != finished.id]
+    root = finished.id
     assert seen == {
-        "self": {"task_run_id": finished.id, "root_task_run_id": finished.id, "parent_task_run_id": None},
-        "child": {"task_run_id": child_id, "root_task_run_id": finished.id, "parent_task_run_id": finished.id},
+        "self": {"task_run_id": root, "root_task_run_id": root, "parent_task_run_id": None},
+        "child": {"task_run_id": child_id, "root_task_run_id": root, "parent_task_run_id": root},
     }
 
 
