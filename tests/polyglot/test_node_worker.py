@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ REGISTERED = {
     "fails_retry_without_wait",
     "fails_retry_without_factor",
     "subtask_fails",
+    "subtask_without_input",
 }
 
 
@@ -51,6 +53,11 @@ def node() -> str:
 @pytest.fixture
 def server(node: str, start_local_runtime: Any) -> Any:
     return start_local_runtime([node, "worker.js"], cwd=WORKER, args=("--workflow-slug", SLUG))
+
+
+def registered_tasks(server: Any) -> set[str]:
+    listed = httpx.get(f"{server.url}/v1/tasks", params={"limit": 100}).json()
+    return {item["task"]["name"].rsplit("/", 1)[-1] for item in listed}
 
 
 def details(server: Any, run_id: str) -> dict[str, Any]:
@@ -86,8 +93,7 @@ def gaps_ms(attempts: list[dict[str, Any]]) -> list[float]:
 
 def test_registers_tasks_without_options_and_with_partial_retry(server: Any) -> None:
     assert not [line for line in server.output if "Registration failed" in line], "\n".join(server.output)
-    listed = httpx.get(f"{server.url}/v1/tasks", params={"limit": 100}).json()
-    assert {item["task"]["name"].rsplit("/", 1)[-1] for item in listed} == REGISTERED
+    assert registered_tasks(server) == REGISTERED
 
 
 def test_runs_tasks_and_subtasks(server: Any) -> None:
@@ -154,3 +160,29 @@ def test_failed_subtask_reaches_its_parent_as_an_error(server: Any) -> None:
     (child,) = [item["taskRun"] for item in tree if item["taskRun"]["id"] != finished.id]
     assert child["status"] == "failed"
     assert len(child["attempts"]) == 1
+
+
+def test_subtask_request_without_input_runs_with_no_arguments(server: Any) -> None:
+    with RenderSync(base_url=server.url) as render:
+        finished = render.workflows.run_task(f"{SLUG}/subtask_without_input", []).wait()
+    (child_ids,) = finished.results
+    assert child_ids["parent_task_run_id"] == finished.id
+    child = details(server, child_ids["task_run_id"])
+    assert child["status"] == "completed"
+    assert child["input"] == []
+
+
+def test_changed_javascript_source_registers_again(
+    node: str, start_local_runtime: Any, tmp_path: Path
+) -> None:
+    source = tmp_path / "worker.js"
+    shutil.copy(WORKER / "worker.js", source)
+    server = start_local_runtime([node, "worker.js"], cwd=tmp_path, args=("--workflow-slug", SLUG))
+    assert registered_tasks(server) == REGISTERED
+    source.write_text(source.read_text().replace("const TASKS = [", 'const TASKS = [\n  { name: "added" },'))
+    deadline = time.monotonic() + 20
+    while registered_tasks(server) != REGISTERED | {"added"}:
+        assert time.monotonic() < deadline, (
+            "editing worker.js did not register the tasks again\n" + "\n".join(server.output)
+        )
+        time.sleep(0.1)

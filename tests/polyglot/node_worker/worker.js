@@ -26,6 +26,7 @@ const TASKS = [
   { name: "fails_retry_without_wait", options: { retry: { max_retries: 1 } } },
   { name: "fails_retry_without_factor", options: { retry: { max_retries: 2, wait_duration_ms: 300 } } },
   { name: "subtask_fails" },
+  { name: "subtask_without_input" },
 ];
 
 function call(method, path, body) {
@@ -61,8 +62,10 @@ const decode = (text) => (text ? JSON.parse(Buffer.from(text, "base64").toString
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Start a subtask and poll until it ends: its value (element 0 of its output), or an Error with its details.
+// Without args the request leaves out `input` (optional: no arguments).
 async function runSubtask(taskName, args) {
-  const { task_run_id: id } = await call("POST", "/run-subtask", { task_name: taskName, input: encode(args) });
+  const request = args === undefined ? { task_name: taskName } : { task_name: taskName, input: encode(args) };
+  const { task_run_id: id } = await call("POST", "/run-subtask", request);
   for (;;) {
     const answer = await call("POST", "/get-subtask-result", { task_run_id: id });
     if (!answer.still_running) {
@@ -97,6 +100,7 @@ const BODIES = {
     }
     return { caught: null };
   },
+  subtask_without_input: async () => runSubtask("whoami"),
 };
 
 async function runOnce() {
@@ -113,7 +117,10 @@ async function runOnce() {
     const result = await body(decode(task.input), ids);
     await call("POST", "/callback", { complete: { output: encode([result]) } });
   } catch (error) {
-    await call("POST", "/callback", { error: { details: `Error: ${error.message}`, stack_trace: error.stack } });
+    // stack_trace is optional: one task leaves it out.
+    const failure = { details: `Error: ${error.message}` };
+    if (task.task_name !== "fails_without_options") failure.stack_trace = error.stack;
+    await call("POST", "/callback", { error: failure });
     process.exitCode = 1;
   }
 }
