@@ -1,10 +1,12 @@
 """A worker written in another language (plain Node.js, ``node_worker/worker.js``) under the local runtime.
 
 The worker speaks the callback protocol from ``openapi/callback-api.yaml`` the way the TypeScript SDK does:
-tasks registered with no ``options`` and with a partial ``retry``, subtasks through ``/run-subtask`` and
-``/get-subtask-result`` polling, failures on purpose. The runs are driven by this repository's client.
+tasks registered with no ``options``, with a partial ``retry``, and with fields this runtime does not know;
+subtasks through ``/run-subtask`` (with and without ``input``) and ``/get-subtask-result`` polling;
+failures on purpose (with and without ``stack_trace``). The runs are driven by this repository's client.
 Fields a worker leaves out take Render's defaults: no retries without ``retry`` or ``max_retries``, a first
-wait of 0 ms, factor 2.0.
+wait of 0 ms, factor 2.0. ``GET /input`` tells the worker its run's ids, and editing the ``.js`` source
+registers again.
 """
 
 from __future__ import annotations
@@ -94,6 +96,10 @@ def gaps_ms(attempts: list[dict[str, Any]]) -> list[float]:
 def test_registers_tasks_without_options_and_with_partial_retry(server: Any) -> None:
     assert not [line for line in server.output if "Registration failed" in line], "\n".join(server.output)
     assert registered_tasks(server) == REGISTERED
+    # square registered one parameter (no type, no default): a second argument is refused before any run.
+    answer = httpx.post(f"{server.url}/v1/task-runs", json={"task": f"{SLUG}/square", "input": [1, 2]})
+    assert answer.status_code == 400, answer.text
+    assert "square(a)" in answer.json()["message"]
 
 
 def test_runs_tasks_and_subtasks(server: Any) -> None:

@@ -12,9 +12,10 @@ const SOCKET = process.env.RENDER_SDK_SOCKET_PATH;
 const POLL_MS = 100;
 
 const TASKS = [
-  { name: "square" },
+  // A parameter without its optional `type` and `default_value`: the runtime checks arguments against it.
+  { name: "square", parameters: [{ name: "a", has_default: false }] },
   { name: "add_squares" },
-  { name: "lineage" },
+  { name: "lineage", options: { plan: "starter" } },
   // Unknown fields, on the task and inside its options and retry: a newer SDK's, to be ignored.
   {
     name: "whoami",
