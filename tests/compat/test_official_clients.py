@@ -129,6 +129,20 @@ def test_render_1_5_0_idempotency_key_starts_one_run(
     assert sorted(runs) == sorted([first["id"], other["id"]])
 
 
+def test_render_1_5_0_client_errors_carry_the_runtime_code(
+    official_sdks: dict[str, OfficialSdk], official_env: dict[str, str], start_local_runtime: Any
+) -> None:
+    runtime = start_runtime(start_local_runtime)
+    report = run_client(official_sdks["render"], "render_1_5_0.py", runtime.url, official_env, ("errors",))[
+        "errors"
+    ]
+
+    for name in ("unknown_run", "unknown_task", "bad_input"):
+        refused = report[name]
+        assert refused["raised"] == "ClientError", (name, refused)
+        assert isinstance(refused["code"], str) and refused["code"], (name, refused)
+
+
 def test_render_1_5_0_event_iterators_yield_one_event_and_stay_open(
     official_sdks: dict[str, OfficialSdk], official_env: dict[str, str], start_local_runtime: Any
 ) -> None:

@@ -4,7 +4,7 @@ Run with that release's Python (not this repository's). ``Render`` is the synchr
 (``run_task`` starts a run and waits for it, ``start_task`` only starts it) and ``RenderAsync`` the async
 one (``start_task`` returns an awaitable run). Both find the runtime through ``RENDER_LOCAL_DEV_URL``.
 Usage: ``python render_1_5_0.py WORKFLOW_SLUG [SECTION...]``, sections ``sync`` and ``async`` (the default),
-``idempotency`` and ``events``.
+``idempotency``, ``errors`` and ``events``.
 """
 
 import asyncio
@@ -24,8 +24,9 @@ def wire(value: Any) -> Any:
     return value.to_dict() if hasattr(value, "to_dict") else value
 
 
-def failure(exc: Exception) -> dict[str, str]:
-    return {"raised": type(exc).__name__, "message": str(exc)}
+def failure(exc: Exception) -> dict[str, Any]:
+    """The exception's class, message and ``code`` (1.5.0's machine-readable code from the error body)."""
+    return {"raised": type(exc).__name__, "message": str(exc), "code": getattr(exc, "code", None)}
 
 
 def step(report: dict[str, Any], name: str, operation: Any, *args: Any, **kwargs: Any) -> Any:
@@ -89,6 +90,16 @@ def idempotency(slug: str) -> dict[str, Any]:
     return report
 
 
+def errors(slug: str) -> dict[str, Any]:
+    """Requests the runtime refuses: an unknown run, an unknown task, input that is not a list or object."""
+    workflows = Render().workflows
+    report: dict[str, Any] = {}
+    step(report, "unknown_run", workflows.get_task_run, "trn-doesnotexist")
+    step(report, "unknown_task", workflows.start_task, f"{slug}/no_such_task", [])
+    step(report, "bad_input", workflows.start_task, f"{slug}/square", 5)
+    return report
+
+
 EVENT_READ_SECONDS = 3.0
 
 
@@ -143,6 +154,7 @@ SECTIONS = {
     "sync": sync_client,
     "async": lambda slug: asyncio.run(async_client(slug)),
     "idempotency": idempotency,
+    "errors": errors,
     "events": events,
 }
 
