@@ -144,6 +144,9 @@ def test_retry_without_wait_retries_at_once(server: Any) -> None:
     body = run_failing(server, "fails_retry_without_wait")
     assert len(body["attempts"]) == 2
     assert body["retries"] == 1
+    # 0 ms plus scheduling; a second would mean some default wait (1.5.0's README example uses 1000 ms).
+    (gap,) = gaps_ms(body["attempts"])
+    assert gap < 1000, body["attempts"]
 
 
 def test_retry_without_factor_doubles_the_wait(server: Any) -> None:
