@@ -91,12 +91,12 @@ def idempotency(slug: str) -> dict[str, Any]:
 
 
 def errors(slug: str) -> dict[str, Any]:
-    """Requests the runtime refuses: an unknown run, an unknown task, input that is not a list or object."""
+    """Requests the runtime refuses: an unknown run, an unknown task, an argument the task does not take."""
     workflows = Render().workflows
     report: dict[str, Any] = {}
     step(report, "unknown_run", workflows.get_task_run, "trn-doesnotexist")
     step(report, "unknown_task", workflows.start_task, f"{slug}/no_such_task", [])
-    step(report, "bad_input", workflows.start_task, f"{slug}/square", 5)
+    step(report, "bad_input", workflows.start_task, f"{slug}/square", {"nope": 1})
     return report
 
 
@@ -112,25 +112,28 @@ def events(slug: str) -> dict[str, Any]:
     lock = threading.Lock()
     report: dict[str, Any] = {"run": finished.id}
 
-    def record(seen: dict[str, Any], event: Any) -> None:
+    def record(seen: dict[str, Any], **facts: Any) -> None:
         with lock:
-            seen["events"].append({"id": event.id, "status": str(event.status)})
+            if "event" in facts:
+                seen["events"].append({"id": facts["event"].id, "status": str(facts["event"].status)})
+            else:
+                seen.update(facts)
 
     def read_sync(seen: dict[str, Any]) -> None:
         try:
             for event in Render().workflows.task_run_events([finished.id]):
-                record(seen, event)
+                record(seen, event=event)
         except Exception as exc:
-            seen["raised"] = failure(exc)
-        seen["ended"] = True
+            record(seen, raised=failure(exc))
+        record(seen, ended=True)
 
     async def read_async(seen: dict[str, Any]) -> None:
         try:
             async for event in RenderAsync().workflows.task_run_events([finished.id]):
-                record(seen, event)
+                record(seen, event=event)
         except Exception as exc:
-            seen["raised"] = failure(exc)
-        seen["ended"] = True
+            record(seen, raised=failure(exc))
+        record(seen, ended=True)
 
     async def read_async_for_a_while(seen: dict[str, Any]) -> None:
         reader = asyncio.ensure_future(read_async(seen))
