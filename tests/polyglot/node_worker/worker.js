@@ -1,4 +1,5 @@
-// A Render Workflows worker in plain Node.js (no packages), written from openapi/callback-api.yaml.
+// A Render Workflows worker in plain Node.js (no packages; Node 12 or newer), written from
+// openapi/callback-api.yaml.
 //
 // It registers the way the TypeScript SDK does: `options` left out when a task sets none, and `retry` holding
 // only the fields a user set. It also sends fields this runtime does not know yet (a newer SDK's), which must
@@ -6,7 +7,7 @@
 // /get-subtask-result polling), POST /callback once, exit.
 "use strict";
 
-const http = require("node:http");
+const http = require("http");
 
 const SOCKET = process.env.RENDER_SDK_SOCKET_PATH;
 const POLL_MS = 100;
@@ -106,12 +107,11 @@ const BODIES = {
 
 async function runOnce() {
   const task = await call("GET", "/input");
-  // The run's identity, as GET /input carries it (absent fields stay absent: null here).
-  const ids = {
-    task_run_id: task.task_run_id ?? null,
-    root_task_run_id: task.root_task_run_id ?? null,
-    parent_task_run_id: task.parent_task_run_id ?? null,
-  };
+  // The run's identity, as GET /input carries it (an absent field is null here).
+  const ids = {};
+  for (const field of ["task_run_id", "root_task_run_id", "parent_task_run_id"]) {
+    ids[field] = field in task ? task[field] : null;
+  }
   const body = BODIES[task.task_name];
   try {
     if (!body) throw new Error(`unknown task ${task.task_name}`);
