@@ -23,8 +23,10 @@ WORKER = COMPAT / "workers" / "ours"
 SLUG = "compat"
 
 
-def run_client(sdk: OfficialSdk, script: str, url: str, env: dict[str, str]) -> dict[str, Any]:
-    report = sdk.run([str(CLIENTS / script), SLUG], env={**env, "RENDER_LOCAL_DEV_URL": url})
+def run_client(
+    sdk: OfficialSdk, script: str, url: str, env: dict[str, str], sections: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    report = sdk.run([str(CLIENTS / script), SLUG, *sections], env={**env, "RENDER_LOCAL_DEV_URL": url})
     result: dict[str, Any] = json.loads(report)
     return result
 
@@ -106,3 +108,52 @@ def test_render_1_5_0_clients(
     assert started_id in [item["taskRun"]["id"] for item in asynchronous["listed"]]
     assert asynchronous["canceled"] is None
     assert asynchronous["awaited_canceled"]["status"] == "canceled"
+
+
+def test_render_1_5_0_idempotency_key_starts_one_run(
+    official_sdks: dict[str, OfficialSdk], official_env: dict[str, str], start_local_runtime: Any
+) -> None:
+    runtime = start_runtime(start_local_runtime)
+    report = run_client(
+        official_sdks["render"], "render_1_5_0.py", runtime.url, official_env, ("idempotency",)
+    )["idempotency"]
+
+    first, again, other = report["first"], report["again"], report["other_key"]
+    assert "raised" not in first, first
+    assert again["id"] == first["id"], "the same key within 24 h must return the first run"
+    assert other["id"] != first["id"]
+    # run_task with the key waits on the first run: its input ([3]) wins over the repeated one ([6]).
+    assert report["ran_again"]["id"] == first["id"]
+    assert_square_finished(report["ran_again"], first["id"], [3], 9)
+    runs = [item["taskRun"]["id"] for item in report["listed"]]
+    assert sorted(runs) == sorted([first["id"], other["id"]])
+
+
+def test_render_1_5_0_client_errors_carry_the_runtime_code(
+    official_sdks: dict[str, OfficialSdk], official_env: dict[str, str], start_local_runtime: Any
+) -> None:
+    runtime = start_runtime(start_local_runtime)
+    report = run_client(official_sdks["render"], "render_1_5_0.py", runtime.url, official_env, ("errors",))[
+        "errors"
+    ]
+
+    for name in ("unknown_run", "unknown_task", "bad_input"):
+        refused = report[name]
+        assert refused["raised"] == "ClientError", (name, refused)
+        assert isinstance(refused["code"], str) and refused["code"], (name, refused)
+
+
+def test_render_1_5_0_event_iterators_yield_one_event_and_stay_open(
+    official_sdks: dict[str, OfficialSdk], official_env: dict[str, str], start_local_runtime: Any
+) -> None:
+    """1.5.0's README reads ``task_run_events`` until the caller breaks: the stream stays open, no replays."""
+    runtime = start_runtime(start_local_runtime)
+    report = run_client(official_sdks["render"], "render_1_5_0.py", runtime.url, official_env, ("events",))[
+        "events"
+    ]
+
+    for client in ("sync", "async"):
+        seen = report[client]
+        assert "raised" not in seen, (client, seen)
+        assert seen["events"] == [{"id": report["run"], "status": "completed"}], (client, seen)
+        assert seen["ended"] is False, f"{client} iterator ended: the server closed the stream"

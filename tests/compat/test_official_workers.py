@@ -80,3 +80,30 @@ def test_official_task_app_runs_on_local_runtime(
     # Sets, not lists: under 0.3.0 a second copy of the app in the same process may submit duplicates.
     assert children("add_squares") == {((3,), (9,)), ((4,), (16,))}
     assert children("fan_out") == {((i,), (i * i,)) for i in range(4)}
+
+
+def test_render_1_5_0_metadata_is_the_rest_ids(
+    official_sdks: dict[str, OfficialSdk], start_local_runtime: Any
+) -> None:
+    """``ctx.metadata`` of a root run and of its subtask carries the ids the REST API reports for them."""
+    sdk = official_sdks["render"]
+    runtime = start_local_runtime(
+        [str(sdk.python), "-E", "main.py"], cwd=WORKERS / "render_1_5_0", args=("--workflow-slug", "official")
+    )
+
+    async def lineage() -> tuple[TaskRunDetails, list[TaskRunDetails]]:
+        async with Render(base_url=runtime.url) as render:
+            root = await (await render.workflows.run_task("official/lineage", []))
+            tree = await render.workflows.list_task_runs(ListTaskRunsParams(root_task_run_ids=[root.id]))
+            return root, [await render.workflows.get_task_run(run.id) for run in tree if run.id != root.id]
+
+    root, children = asyncio.run(lineage())
+    assert root.status == TaskRunStatus.COMPLETED, root
+    (child,) = children
+    assert child.parent_task_run_id == root.id
+    assert root.results == [
+        {
+            "self": {"task_run_id": root.id, "root_task_run_id": root.id, "parent_task_run_id": None},
+            "child": {"task_run_id": child.id, "root_task_run_id": root.id, "parent_task_run_id": root.id},
+        }
+    ]

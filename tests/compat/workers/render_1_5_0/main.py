@@ -34,5 +34,25 @@ def sdk_version(ctx: TaskContext) -> str:
     return render.__version__
 
 
+def run_ids(ctx: TaskContext) -> dict[str, str | None]:
+    metadata = ctx.metadata
+    return {
+        "task_run_id": metadata.task_run_id,
+        "root_task_run_id": metadata.root_task_run_id,
+        "parent_task_run_id": metadata.parent_task_run_id,
+    }
+
+
+@app.task
+def whoami(ctx: TaskContext) -> dict[str, str | None]:
+    return run_ids(ctx)
+
+
+@app.task
+async def lineage(ctx: TaskContext) -> dict[str, dict[str, str | None]]:
+    """Its own ``ctx.metadata`` ids and those its subtask ``whoami`` sees."""
+    return {"self": run_ids(ctx), "child": await ctx.run(whoami)}
+
+
 if __name__ == "__main__":
     app.start()
