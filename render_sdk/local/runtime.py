@@ -26,7 +26,7 @@ from render_sdk._protocol.local_dev import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_U
 from render_sdk._protocol.strict_json import dumps
 from render_sdk.local.api.app import build_app
 from render_sdk.local.attempts.launcher import WorkerLauncher
-from render_sdk.local.attempts.orchestrator import Limits, Orchestrator
+from render_sdk.local.attempts.orchestrator import Limits, Orchestrator, default_max_concurrency
 from render_sdk.local.attempts.prefork import Prefork
 from render_sdk.local.attempts.registration import RegistrationError, register_tasks
 from render_sdk.local.attempts.worker_command import WorkerCommand
@@ -40,11 +40,6 @@ __all__ = ["DevOptions", "LocalRuntime", "PortInUseError", "default_max_concurre
 
 WATCH_INTERVAL_SECONDS = 1.0
 _SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "venv", "site-packages", "build", "dist"})
-
-
-def default_max_concurrency() -> int:
-    """Worker processes mostly wait on I/O or on their subtasks, so allow a few per core."""
-    return max(8, 4 * (os.cpu_count() or 1))
 
 
 class PortInUseError(OSError):

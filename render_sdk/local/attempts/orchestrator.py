@@ -15,6 +15,7 @@ import asyncio
 import collections
 import itertools
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +36,15 @@ from render_sdk.local.engine.states import (
 )
 from render_sdk.local.engine.store import Store
 
-__all__ = ["RESTART_REASON", "SHUTDOWN_REASON", "Limits", "Orchestrator"]
+__all__ = ["RESTART_REASON", "SHUTDOWN_REASON", "Limits", "Orchestrator", "default_max_concurrency"]
 
 RESTART_REASON = "local runtime restarted while this attempt was running"
 SHUTDOWN_REASON = "local runtime stopped while this attempt was running"
+
+
+def default_max_concurrency() -> int:
+    """Worker processes mostly wait on I/O or on their subtasks, so allow a few per core."""
+    return max(8, 4 * (os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
