@@ -171,6 +171,20 @@ def test_concurrency_limit_holds_across_fifty_runs(
         assert pid_alive(started.zygote)
 
 
+def test_nested_subtasks_complete_at_any_concurrency(start_local_runtime: Any) -> None:
+    # Parents that only wait give their slots up, so neither shape can deadlock: at the default limit (8 on
+    # two cores) the tree's 15 waiting parents once held every slot, and a chain needs one slot per link.
+    server = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS)
+    with RenderSync(base_url=server.url) as render:
+        assert render.workflows.run_task("wf/tree", [4, 2]).wait(timeout=90).results == [31]
+    for limit in ("1", "2"):
+        server = start_local_runtime(
+            [sys.executable, "main.py"], cwd=WORKERS, args=["--max-concurrency", limit]
+        )
+        with RenderSync(base_url=server.url) as render:
+            assert render.workflows.run_task("wf/chain", [3]).wait(timeout=60).results == [3]
+
+
 def test_seed_tasks_through_render_sync(local_runtime: Any) -> None:
     with RenderSync(base_url=local_runtime.url) as render:
         finished = render.workflows.run_task("my-workflow/square", [9]).wait()

@@ -5,8 +5,9 @@ queued run waits for a free slot, a scheduled retry gets a timer, an attempt tha
 worker, or canceled) has its process stopped. Nothing calls it back. It owns the processes, the retry timers,
 the timeouts and the queue; every status change it causes itself (a process that exited without a result, a
 timeout, a stop) goes through the state machine too. One attempt is one process from the :class:`Launcher`,
-with its own callback socket. A slot is held until the attempt's whole process group is gone, so
-``max_concurrency`` bounds the number of worker processes, not just the number of running runs.
+with its own callback socket. ``max_concurrency`` slots (:mod:`~render_sdk.local.attempts.slots`) bound the
+attempts running task code: a slot is held until the attempt's whole process group is gone, except while the
+attempt is parked, waiting on an unfinished subtask.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from render_sdk.local.attempts.callback_endpoint import AttemptEndpoint
 from render_sdk.local.attempts.launcher import AttemptProcess, Launcher
+from render_sdk.local.attempts.slots import AttemptSlot, Slots
 from render_sdk.local.attempts.socket_server import SocketServer
 from render_sdk.local.engine.clock import TimerHandle
 from render_sdk.local.engine.records import TERMINAL_STATUSES, RunRecord
@@ -60,10 +62,6 @@ class Limits:
     max_concurrency: int
     timeout_seconds: float | None = None
 
-    def __post_init__(self) -> None:
-        if self.max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, got {self.max_concurrency}")
-
 
 @dataclass
 class _Running:
@@ -71,6 +69,7 @@ class _Running:
 
     run_id: str
     attempt: int
+    slot: AttemptSlot
     ended: asyncio.Future[str]
     """The attempt's final status, once the state machine has announced it."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -108,23 +107,22 @@ class Orchestrator:
         self._socket_dir = socket_dir
         self._echo = echo
         self._verbose = verbose
-        # Subtasks go first: their parents hold slots while they wait, so new roots first could starve them.
+        # Subtasks go first, so trees that were started finish before new roots take the slots.
         self._subtask_queue: collections.deque[str] = collections.deque()
         self._root_queue: collections.deque[str] = collections.deque()
         self._running: dict[str, _Running] = {}
         self._retry_timers: dict[str, TimerHandle] = {}
-        self._slots_in_use = 0
+        self.slots = Slots(limits.max_concurrency, self._schedule_pump)
         self._attempt_tasks: set[asyncio.Task[None]] = set()
         self._socket_names = itertools.count()
         self._stopping = False
         self._pump_scheduled = False
-        self.peak_processes = 0
         states.listen(self._on_announcement)
 
     @property
-    def processes(self) -> int:
-        """Worker processes (attempts) alive now."""
-        return self._slots_in_use
+    def attempts(self) -> int:
+        """Attempts in progress (running task code or parked)."""
+        return len(self._attempt_tasks)
 
     def resume(self) -> None:
         """After startup: fail attempts a previous server left running, and queue everything still pending."""
@@ -166,6 +164,9 @@ class Orchestrator:
 
     def _enqueue(self, run_id: str, subtask: bool) -> None:
         (self._subtask_queue if subtask else self._root_queue).append(run_id)
+        self._schedule_pump()
+
+    def _schedule_pump(self) -> None:
         # Start on the next loop turn, so the 202 for a new run shows it as created: pending, no attempts.
         if not self._pump_scheduled:
             self._pump_scheduled = True
@@ -184,23 +185,22 @@ class Orchestrator:
 
     def _pump(self) -> None:
         self._pump_scheduled = False
-        while not self._stopping and self._slots_in_use < self.limits.max_concurrency:
-            queue = self._subtask_queue or self._root_queue
-            if not queue:
+        while not self._stopping and (self._subtask_queue or self._root_queue):
+            slot = self.slots.take_for_start()
+            if slot is None:
                 return
-            run_id = queue.popleft()
-            started = self._states.start_attempt(run_id)
+            queue = self._subtask_queue or self._root_queue
+            started = self._states.start_attempt(queue.popleft())
             if started is None:  # canceled while queued
+                slot.end()
                 continue
             run, attempt = started
-            self._slots_in_use += 1
-            self.peak_processes = max(self.peak_processes, self._slots_in_use)
-            task = asyncio.ensure_future(self._run_attempt(run, attempt))
+            task = asyncio.ensure_future(self._run_attempt(run, attempt, slot))
             self._attempt_tasks.add(task)
             task.add_done_callback(self._attempt_tasks.discard)
 
-    async def _run_attempt(self, run: RunRecord, attempt: int) -> None:
-        running = _Running(run.id, attempt, asyncio.get_running_loop().create_future())
+    async def _run_attempt(self, run: RunRecord, attempt: int, slot: AttemptSlot) -> None:
+        running = _Running(run.id, attempt, slot, asyncio.get_running_loop().create_future())
         self._running[run.id] = running
         try:
             await self._supervise(run, attempt, running)
@@ -209,11 +209,10 @@ class Orchestrator:
             raise
         finally:
             self._running.pop(run.id, None)
-            self._slots_in_use -= 1
-            self._pump()
+            slot.end()
 
     async def _supervise(self, run: RunRecord, attempt: int, running: _Running) -> None:
-        endpoint = AttemptEndpoint(run.id, attempt, self._store, self._states)
+        endpoint = AttemptEndpoint(run.id, attempt, self._store, self._states, running.slot)
         socket_path = self._socket_dir / f"{next(self._socket_names)}.sock"
         server = SocketServer(socket_path, endpoint)
         await server.start()

@@ -18,7 +18,6 @@ longer running is ignored, which makes ``/callback`` idempotent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -319,19 +318,25 @@ class RunStates:
 
     # ---- waiting --------------------------------------------------------------------------------------
 
-    async def wait_final(self, run_id: str, timeout: float) -> RunRecord | None:
+    async def wait_final(
+        self, run_id: str, timeout: float, interrupt: asyncio.Future[Any] | None = None
+    ) -> RunRecord | None:
         """The run as soon as it is final, or as it is after ``timeout`` seconds; None for an unknown run.
 
         Waits on the event bus, not by polling the store: a transition into a final state is published right
-        after it commits.
+        after it commits. ``interrupt``, once done, ends the wait early too.
         """
         subscription = self.bus.subscribe([run_id])  # before reading, so no transition can slip between
         try:
             run = self._store.get_run(run_id)
             if run is None or run.status in TERMINAL_STATUSES:
                 return run
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(subscription.queue.get(), timeout)
+            event = asyncio.ensure_future(subscription.queue.get())
+            waiters: set[asyncio.Future[Any]] = {event} if interrupt is None else {event, interrupt}
+            try:
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                event.cancel()
             return self._store.get_run(run_id)
         finally:
             subscription.close()

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable
+import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from render_sdk._protocol.wire import decode_payload, encode_payload
 from render_sdk.local.attempts.orchestrator import Limits, Orchestrator
 from render_sdk.local.attempts.processes import LineSink
 from render_sdk.local.engine.records import RetryPolicy, RunRecord, TaskRecord, TaskSpec
@@ -84,11 +86,14 @@ class FakeProcess:
     )
     stderr_tail: list[str] = field(default_factory=list)
     how_stopped: str | None = None
+    scripted: bool = False
 
     async def wait_exit(self) -> int | None:
         return await asyncio.shield(self.exit_status)
 
     async def stop(self) -> None:
+        if self.scripted:  # as a real worker does, it reads the answer to its report and exits
+            await asyncio.wait({self.exit_status}, timeout=2)
         self._end("stopped", 0)
 
     async def kill(self) -> None:
@@ -104,19 +109,87 @@ class FakeProcess:
             self.exit_status.set_result(status)
 
 
-class FakeLauncher:
-    """Starts :class:`FakeProcess` es and remembers them, in launch order."""
+@dataclass
+class ScriptedWorker:
+    """What a scripted fake process can do: speak the callback API on its attempt's real socket."""
 
-    def __init__(self) -> None:
+    run: RunRecord
+    socket_path: Path
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """One HTTP/1.1 request on the attempt's socket; the status and the JSON body."""
+        reader, writer = await asyncio.open_unix_connection(str(self.socket_path))
+        payload = b"" if body is None else json.dumps(body).encode()
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+        )
+        try:
+            writer.write(head.encode() + payload)
+            raw = await reader.read()
+        finally:
+            writer.close()
+        status_line, _, rest = raw.partition(b"\r\n")
+        _, _, content = rest.partition(b"\r\n\r\n")
+        return int(status_line.split()[1]), json.loads(content) if content else None
+
+    async def start_subtask(self, task_name: str, input_value: Any) -> str:
+        status, body = await self.call(
+            "POST", "/run-subtask", {"task_name": task_name, "input": encode_payload(input_value)}
+        )
+        assert status == 200, body
+        return str(body["task_run_id"])
+
+    async def result_of(self, task_run_id: str) -> Any:
+        """Poll ``/get-subtask-result`` as a worker does, until the subtask is final; its first result."""
+        while True:
+            status, body = await self.call("POST", "/get-subtask-result", {"task_run_id": task_run_id})
+            assert status == 200, body
+            if not body["still_running"]:
+                assert "complete" in body, body
+                return decode_payload(body["complete"]["output"])[0]
+            await asyncio.sleep(0.01)
+
+    async def complete(self, result: Any) -> None:
+        status, body = await self.call(
+            "POST", "/callback", {"complete": {"output": encode_payload([result])}}
+        )
+        assert status == 200, body
+
+
+Script = Callable[[ScriptedWorker], Awaitable[None]]
+
+
+class FakeLauncher:
+    """Starts :class:`FakeProcess` es and remembers them, in launch order.
+
+    A task with a script in ``scripts`` runs it (talking to the callback socket) and then exits 0; the
+    others do nothing until the test acts for them.
+    """
+
+    def __init__(self, scripts: dict[str, Script] | None = None) -> None:
         self.launched: list[FakeProcess] = []
+        self.scripts = scripts or {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def describe(self) -> str:
         return "fake worker"
 
     async def launch(self, run: RunRecord, attempt: int, socket_path: Path, on_line: LineSink) -> FakeProcess:
         assert socket_path.exists()  # the attempt's callback socket listens before its process starts
-        process = FakeProcess(run, attempt)
+        script = self.scripts.get(run.task_name)
+        process = FakeProcess(run, attempt, scripted=script is not None)
         self.launched.append(process)
+        if script is not None:
+
+            async def play() -> None:
+                await script(ScriptedWorker(run, socket_path))
+                process.exit(0)
+
+            task = asyncio.ensure_future(play())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            process.exit_status.add_done_callback(lambda _: task.cancel())
         return process
 
     def running(self) -> list[FakeProcess]:
@@ -148,6 +221,11 @@ class Engine:
         run = self.store.get_run(run_id)
         assert run is not None
         return run
+
+    async def quiet(self) -> None:
+        """Wait until no attempt is in progress (their processes stopped, their slots given back)."""
+        while self.orchestrator.attempts:
+            await asyncio.sleep(0.001)
 
     def process_of(self, run_id: str) -> FakeProcess:
         (process,) = [p for p in self.launcher.running() if p.run.id == run_id]
@@ -191,7 +269,11 @@ DEFAULT_TASKS = (
 
 
 def make_engine(
-    socket_dir: Path, store: Store | None = None, max_concurrency: int = 4, **limits: Any
+    socket_dir: Path,
+    store: Store | None = None,
+    max_concurrency: int = 4,
+    scripts: dict[str, Script] | None = None,
+    **limits: Any,
 ) -> Engine:
     store = store if store is not None else Store(None)
     if store.get_task_by_name("square") is None:
@@ -200,7 +282,7 @@ def make_engine(
     states = RunStates(store, clock=clock)
     announcements: list[Announcement] = []
     states.listen(announcements.append)
-    launcher = FakeLauncher()
+    launcher = FakeLauncher(scripts)
     echoed: list[str] = []
     orchestrator = Orchestrator(
         store, states, launcher, socket_dir, Limits(max_concurrency, **limits), echoed.append
@@ -213,14 +295,15 @@ def drive(
     body: Callable[[Engine], Any],
     store: Store | None = None,
     max_concurrency: int = 4,
+    scripts: dict[str, Script] | None = None,
     **limits: Any,
 ) -> None:
-    """Run ``await body(engine)`` on a fresh event loop, then stop whatever it left running."""
+    """Run ``await body(engine)`` on a fresh event loop (for 20 s at most), then stop what it left running."""
 
     async def main() -> None:
-        engine = make_engine(socket_dir, store, max_concurrency, **limits)
+        engine = make_engine(socket_dir, store, max_concurrency, scripts, **limits)
         try:
-            await body(engine)
+            await asyncio.wait_for(body(engine), 20)
         finally:
             await engine.orchestrator.shutdown()
 

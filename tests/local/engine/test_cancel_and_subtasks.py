@@ -66,7 +66,7 @@ def test_subtasks_start_before_queued_roots_and_roots_in_order(socket_dir: Path)
         await engine.complete(roots[2].id, [4])  # one slot: the subtask goes first, though queued later
         assert engine.launcher.names()[-1] == "square[100]"
         assert engine.run(late_root.id).status == "pending"
-        assert engine.orchestrator.peak_processes == 2
+        assert engine.orchestrator.slots.peak == 2
 
     drive(socket_dir, body, max_concurrency=2)
 

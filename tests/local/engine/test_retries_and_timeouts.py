@@ -90,7 +90,7 @@ def test_an_attempt_past_its_timeout_is_killed_and_failed(socket_dir: Path) -> N
         failed = engine.run(run.id)
         assert failed.status == "failed"
         assert failed.error == "timed out after 30 s (the task's timeout_seconds)"
-        assert engine.orchestrator.processes == 0
+        assert engine.orchestrator.slots.in_use == 0
 
     drive(socket_dir, body)
 

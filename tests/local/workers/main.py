@@ -61,3 +61,17 @@ def sleeper(pid_dir: str) -> None:
 async def sleepy_fan_out(pid_dir: str, n: int) -> list[None]:
     Path(pid_dir, f"{os.getpid()}.pid").write_text(str(os.getpid()))
     return list(await asyncio.gather(*[sleeper(pid_dir) for _ in range(n)]))
+
+
+@app.task
+async def tree(depth: int, fanout: int) -> int:
+    """Count the nodes of a tree of subtasks: each node gathers its children."""
+    if depth == 0:
+        return 1
+    return 1 + sum(await asyncio.gather(*[tree(depth - 1, fanout) for _ in range(fanout)]))
+
+
+@app.task
+async def chain(n: int) -> int:
+    """A line of n subtasks, each waiting for the next."""
+    return 0 if n == 0 else 1 + await chain(n - 1)
