@@ -145,7 +145,7 @@ class LocalRuntime:
         registration_error = await self._register(store, workflow, socket_dir)
         if self._prefork is not None:
             await self._prefork.restart(announce=False)  # the banner says whether it is on
-        orchestrator.resume()
+        await orchestrator.resume()
 
         config = uvicorn.Config(
             build_app(store, states),

@@ -7,8 +7,6 @@ with ``--prefork`` (attempts forked from a pre-imported worker); both must behav
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -227,20 +225,26 @@ def test_always_failing_task_uses_every_attempt(local_runtime: Any) -> None:
     assert len(body["attempts"]) == body["retries"] + 1 == 2  # always_fails has max_retries=1
 
 
-def test_server_killed_and_restarted_loses_nothing(start_local_runtime: Any, tmp_path: Path) -> None:
+@MODES
+def test_server_killed_and_restarted_loses_nothing(
+    start_local_runtime: Any, tmp_path: Path, prefork: bool
+) -> None:
     db_path = tmp_path / "runs.sqlite3"
     pid_dir = tmp_path / "pids"
     pid_dir.mkdir()
-    first = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS, db_path=db_path)
+    mode_args = ["--prefork"] if prefork else []
+    first = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS, db_path=db_path, args=mode_args)
     with RenderSync(base_url=first.url) as render:
         done = [render.workflows.run_task("wf/square", [n]).wait() for n in range(3)]
-        in_flight = render.workflows.run_task("wf/slow_then_done", [str(pid_dir), 3])
+        in_flight = render.workflows.run_task("wf/slow_then_done", [str(pid_dir), 120])
         wait_until(lambda: list(pid_dir.iterdir()), message="the slow attempt started")
     orphan = int(next(pid_dir.iterdir()).stem)  # the name is written first
     first.kill()
-    os.kill(orphan, signal.SIGKILL)  # a crashed server's worker would be killed by its supervisor, too
+    assert pid_alive(orphan)  # nobody stops it: its server is gone (with prefork, its zygote too)
 
-    second = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS, db_path=db_path)
+    second = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS, db_path=db_path, args=mode_args)
+    wait_until(lambda: not pid_alive(orphan), timeout=5, message="the orphaned attempt stopped")
+    stopped = second.wait_for_output(f"stopped  process group {orphan}")
     with RenderSync(base_url=second.url) as render:
         listed = {run.id for run in render.workflows.list_task_runs()}
         assert {run.id for run in done} | {in_flight.id} <= listed
@@ -248,6 +252,8 @@ def test_server_killed_and_restarted_loses_nothing(start_local_runtime: Any, tmp
             assert render.workflows.get_task_run(run.id).results == run.results
         finished = render.workflows.wait_for_task_run(in_flight.id, timeout=60)
     assert finished.results == ["done"]
+    retried = second.wait_for_output(f"running  {in_flight.id}")
+    assert second.output.index(stopped) < second.output.index(retried)  # stopped before the retry started
     body = httpx.get(f"{second.url}/v1/task-runs/{in_flight.id}").json()
     assert body["attempts"][0]["status"] == "failed"
     assert "local runtime restarted" in body["attempts"][0]["error"]

@@ -24,6 +24,7 @@ from typing import Any
 
 from render_sdk.local.attempts.callback_endpoint import AttemptEndpoint
 from render_sdk.local.attempts.launcher import AttemptProcess, Launcher
+from render_sdk.local.attempts.processes import proc_stat, stop_left_behind
 from render_sdk.local.attempts.slots import AttemptSlot, Slots
 from render_sdk.local.attempts.socket_server import SocketServer
 from render_sdk.local.engine.clock import TimerHandle
@@ -124,8 +125,16 @@ class Orchestrator:
         """Attempts in progress (running task code or parked)."""
         return len(self._attempt_tasks)
 
-    def resume(self) -> None:
-        """After startup: fail attempts a previous server left running, and queue everything still pending."""
+    async def resume(self) -> None:
+        """After startup: stop the processes a previous server left running, fail their attempts, and queue
+        everything still pending (retries only once those processes are gone).
+        """
+        for left in self._store.running_attempts():
+            if left.pid is not None and await stop_left_behind(left.pid, left.pid_start_time):
+                self._echo(
+                    f"stopped  process group {left.pid} that the last server left running "
+                    f"({left.run_id}, attempt {left.attempt + 1})"
+                )
         self._states.recover(RESTART_REASON)
 
     async def shutdown(self) -> None:
@@ -231,6 +240,9 @@ class Orchestrator:
                 )
                 return
             running.process = process
+            stat = proc_stat(process.pid)
+            start_time = stat.start_time if stat is not None else None
+            self._store.record_attempt_process(run.id, attempt, process.pid, start_time)
             await self._watch(run, attempt, running, process)
         finally:
             await server.close()

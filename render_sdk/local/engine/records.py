@@ -218,7 +218,11 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class AttemptRecord:
-    """One attempt of a run (0-indexed); its results stay JSON text until read, as a run's do."""
+    """One attempt of a run (0-indexed); its results stay JSON text until read, as a run's do.
+
+    ``pid`` and ``pid_start_time`` name the process group it ran in (its leader, and when that started in
+    clock ticks since boot, so that a reused pid is never mistaken for it); None until it has a process.
+    """
 
     run_id: str
     attempt: int
@@ -228,6 +232,8 @@ class AttemptRecord:
     completed_at: datetime | None
     error: str | None
     results_json: str | None
+    pid: int | None = None
+    pid_start_time: int | None = None
 
     @functools.cached_property
     def results(self) -> list[Any] | None:

@@ -33,7 +33,7 @@ from render_sdk.local.engine.records import (
 
 __all__ = ["Store"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry upgrades the schema from its index to index + 1; PRAGMA user_version records how far a file got.
 _MIGRATIONS: Sequence[str] = (
@@ -119,6 +119,11 @@ _MIGRATIONS: Sequence[str] = (
     CREATE INDEX logs_by_run ON logs (run_id, seq);
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO counters (name, value) VALUES ('event_seq', 0);
+    """,
+    # 2: the process group of each attempt, so a restarted server can stop what a crashed one left running.
+    """
+    ALTER TABLE attempts ADD COLUMN pid INTEGER;
+    ALTER TABLE attempts ADD COLUMN pid_start_time INTEGER;
     """,
 )
 
@@ -378,6 +383,20 @@ class Store:
             ),
         )
 
+    def record_attempt_process(self, run_id: str, attempt: int, pid: int, start_time: int | None) -> None:
+        """Remember the process group an attempt runs in (its leader's pid and start time)."""
+        self._db.execute(
+            "UPDATE attempts SET pid = ?, pid_start_time = ? WHERE run_id = ? AND attempt = ?",
+            (pid, start_time, run_id, attempt),
+        )
+
+    def running_attempts(self) -> list[AttemptRecord]:
+        """Attempts recorded as running: after a crash, those whose processes may still be alive."""
+        rows = self._db.execute(
+            "SELECT * FROM attempts WHERE status = 'running' ORDER BY started_at"
+        ).fetchall()
+        return [_attempt(row) for row in rows]
+
     def attempts(self, run_id: str) -> list[AttemptRecord]:
         rows = self._db.execute(
             "SELECT * FROM attempts WHERE run_id = ? ORDER BY attempt", (run_id,)
@@ -507,6 +526,8 @@ def _attempt(row: sqlite3.Row) -> AttemptRecord:
         completed_at=from_timestamp(row["completed_at"]),
         error=row["error"],
         results_json=row["results_json"],
+        pid=row["pid"],
+        pid_start_time=row["pid_start_time"],
     )
 
 

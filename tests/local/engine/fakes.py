@@ -75,12 +75,16 @@ async def settle(turns: int = 50) -> None:
         await asyncio.sleep(0)
 
 
+_FAKE_PIDS = itertools.count(1 << 22)  # above Linux's largest pid: no real process has one of these
+
+
 @dataclass
 class FakeProcess:
     """An attempt's process: it exits when the test says so (or when stopped or killed)."""
 
     run: RunRecord
     attempt: int
+    pid: int = field(default_factory=lambda: next(_FAKE_PIDS))
     exit_status: asyncio.Future[int | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from render_sdk.local.attempts.orchestrator import RESTART_REASON
+from render_sdk.local.attempts.processes import pid_running, proc_stat
 from render_sdk.local.engine.states import RunStates
 from render_sdk.local.engine.store import Store
 
@@ -30,7 +35,7 @@ def test_restart_fails_interrupted_attempts_and_resumes_the_rest(socket_dir: Pat
 
     async def after(engine: Engine) -> None:
         engine.clock.elapsed = 0.25  # the new server starts 0.25 s after the retry was scheduled
-        engine.orchestrator.resume()
+        await engine.orchestrator.resume()
         failed = engine.run(interrupted_square)
         assert failed.status == "failed" and failed.error == RESTART_REASON
         attempts = engine.store.attempts(interrupted_flaky)
@@ -50,3 +55,47 @@ def test_restart_fails_interrupted_attempts_and_resumes_the_rest(socket_dir: Pat
     store = Store(db)
     drive(socket_dir, after, store=store)
     store.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_restart_stops_the_process_groups_a_crashed_server_left(socket_dir: Path, tmp_path: Path) -> None:
+    sleep = [
+        sys.executable,
+        "-c",
+        "import subprocess, sys, time; subprocess.Popen(sys.argv[1:]); time.sleep(60)",
+    ]
+    orphan = subprocess.Popen(
+        [*sleep, sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        db = tmp_path / "runs.sqlite3"
+        store = Store(db)
+        register(store, *DEFAULT_TASKS)
+        old = RunStates(store, clock=FakeClock())
+        square = store.get_task_by_name("square")
+        assert square is not None
+        left, reused = old.create_run(square, [1]).id, old.create_run(square, [2]).id
+        for run_id, process, shift in ((left, orphan, 0), (reused, stranger, 1)):
+            assert old.start_attempt(run_id) is not None
+            stat = proc_stat(process.pid)
+            assert stat is not None
+            # The second pid is recorded with another start time: as if it had been reused since.
+            store.record_attempt_process(run_id, 0, process.pid, stat.start_time + shift)
+        store.close()
+
+        async def after(engine: Engine) -> None:
+            await engine.orchestrator.resume()
+            assert not pid_running(orphan.pid)
+            assert pid_running(stranger.pid)  # not the process that was recorded: left alone
+            assert any(line.startswith(f"stopped  process group {orphan.pid}") for line in engine.echoed)
+            assert engine.run(left).error == RESTART_REASON
+
+        store = Store(db)
+        drive(socket_dir, after, store=store)
+        store.close()
+        orphan.wait(5)
+    finally:
+        for process in (orphan, stranger):
+            process.kill()
+            process.wait()
