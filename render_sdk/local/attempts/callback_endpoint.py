@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from typing import Any
 
 from render_sdk_callback_api.models import (
@@ -59,6 +60,14 @@ class AttemptEndpoint:
         self._slot = slot
 
     async def __call__(self, method: str, path: str, body: bytes) -> Reply:
+        try:
+            return await self._route(method, path, body)
+        except sqlite3.Error as exc:  # a full disk, say: the worker retries a 503, and nothing is lost
+            raise HttpError(
+                503, f"the local runtime could not write to its database ({exc}); try again"
+            ) from exc
+
+    async def _route(self, method: str, path: str, body: bytes) -> Reply:
         route = (method, path.split("?", 1)[0])
         if route == ("GET", "/input"):
             return self._input()

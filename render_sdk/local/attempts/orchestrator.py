@@ -17,6 +17,7 @@ import collections
 import itertools
 import json
 import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,8 @@ __all__ = ["RESTART_REASON", "SHUTDOWN_REASON", "Limits", "Orchestrator", "defau
 
 RESTART_REASON = "local runtime restarted while this attempt was running"
 SHUTDOWN_REASON = "local runtime stopped while this attempt was running"
+WRITE_RETRY_SECONDS = 1.0
+"""How often writes that failed (a full disk) are tried again."""
 
 
 def default_max_concurrency() -> int:
@@ -118,6 +121,10 @@ class Orchestrator:
         self._socket_names = itertools.count()
         self._stopping = False
         self._pump_scheduled = False
+        # Transitions the store could not write (disk full): tried again until they succeed.
+        self._unwritten: list[Callable[[], object]] = []
+        self._write_retry: TimerHandle | None = None
+        self._outage = False
         states.listen(self._on_announcement)
 
     @property
@@ -194,12 +201,19 @@ class Orchestrator:
 
     def _pump(self) -> None:
         self._pump_scheduled = False
-        while not self._stopping and (self._subtask_queue or self._root_queue):
+        while not self._stopping and self._write_retry is None and (self._subtask_queue or self._root_queue):
             slot = self.slots.take_for_start()
             if slot is None:
                 return
             queue = self._subtask_queue or self._root_queue
-            started = self._states.start_attempt(queue.popleft())
+            run_id = queue.popleft()
+            try:
+                started = self._states.start_attempt(run_id)
+            except sqlite3.Error as exc:  # it stays first in line until the store takes writes again
+                queue.appendleft(run_id)
+                self._write_failed(exc)
+                slot.end()
+                return
             if started is None:  # canceled while queued
                 slot.end()
                 continue
@@ -242,7 +256,10 @@ class Orchestrator:
             running.process = process
             stat = proc_stat(process.pid)
             start_time = stat.start_time if stat is not None else None
-            self._store.record_attempt_process(run.id, attempt, process.pid, start_time)
+            try:
+                self._store.record_attempt_process(run.id, attempt, process.pid, start_time)
+            except sqlite3.Error as exc:  # only a later restart needs it: run the attempt anyway
+                self._write_failed(exc)
             await self._watch(run, attempt, running, process)
         finally:
             await server.close()
@@ -282,10 +299,48 @@ class Orchestrator:
             self._fail(run.id, attempt, _timeout_message(timeout, run.timeout_seconds))
 
     def _fail(self, run_id: str, attempt: int, error: str) -> None:
-        self._states.fail_attempt(run_id, attempt, error)
+        self._write(lambda: self._states.fail_attempt(run_id, attempt, error))
+
+    def _write(self, transition: Callable[[], object]) -> None:
+        """Make a transition now, or, if the store cannot take it, as soon as it can (in order)."""
+        if self._write_retry is None:
+            try:
+                transition()
+                return
+            except sqlite3.Error as exc:
+                self._write_failed(exc)
+        self._unwritten.append(transition)
+
+    def _write_failed(self, error: sqlite3.Error) -> None:
+        """Say what failed (once per outage) and try the failed writes, then the queue, again later."""
+        if not self._outage:
+            self._outage = True
+            self._echo(
+                f"could not write to the database: {type(error).__name__}: {error}; "
+                f"trying again every {WRITE_RETRY_SECONDS:g} s"
+            )
+        if self._write_retry is None and not self._stopping:
+            self._write_retry = self._clock.call_later(WRITE_RETRY_SECONDS, self._retry_writes)
+
+    def _retry_writes(self) -> None:
+        self._write_retry = None
+        while self._unwritten:
+            try:
+                self._unwritten[0]()
+            except sqlite3.Error as exc:
+                self._write_failed(exc)
+                return
+            self._unwritten.pop(0)
+        self._pump()
+        if self._write_retry is None and self._outage:
+            self._outage = False
+            self._echo("the database takes writes again")
 
     def _log(self, run_id: str, attempt: int, stream: str, line: str) -> None:
-        self._store.add_log(run_id, attempt, stream, self._clock.now(), line)
+        try:
+            self._store.add_log(run_id, attempt, stream, self._clock.now(), line)
+        except sqlite3.Error as exc:  # a line that cannot be stored is lost; the attempt goes on
+            self._write_failed(exc)
         if self._verbose:
             self._echo(f"  {run_id} {stream}: {line}")
 

@@ -10,6 +10,7 @@ writes it uses.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -475,7 +476,21 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+                return
+            except sqlite3.Error:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        # After some errors (SQLITE_FULL, SQLITE_IOERR) SQLite has rolled back already, and a ROLLBACK then
+        # fails with "no transaction is active": the error that matters is the one being raised.
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
 
 
 _JSON_COLUMNS = frozenset({"results_json", "input_json"})
