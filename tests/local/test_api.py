@@ -300,3 +300,36 @@ def test_source_change_registers_again_and_failure_keeps_tasks(
         item["workflowVersion"]["status"] for item in httpx.get(f"{server.url}/v1/workflowversions").json()
     ]
     assert statuses == ["ready", "ready", "registration_failed"]
+
+
+def test_registration_takes_what_the_callback_spec_allows(start_local_runtime: Any) -> None:
+    server = start_local_runtime([sys.executable, "raw_worker.py"], cwd=WORKERS)
+    names = {item["task"]["name"] for item in httpx.get(f"{server.url}/v1/tasks").json()}
+    assert {"bare_fails", "retries_twice", "waits_only"} <= names
+    runs = {
+        name: start_run(server.url, f"wf/{name}", [])
+        for name in ("bare_fails", "retries_twice", "waits_only")
+    }
+    finished = {name: wait_finished(server.url, run["id"]) for name, run in runs.items()}
+    assert {run["status"] for run in finished.values()} == {"failed"}
+    # No options, or a retry without max_retries: no retries. max_retries alone: a first wait of 0 ms.
+    assert [len(run["attempts"]) for run in finished.values()] == [1, 3, 1]
+    assert "retries_twice fails on purpose" in finished["retries_twice"]["attempts"][2]["error"]
+
+
+def test_input_carries_the_runs_identity(start_local_runtime: Any) -> None:
+    server = start_local_runtime([sys.executable, "raw_worker.py"], cwd=WORKERS)
+    root = wait_finished(server.url, start_run(server.url, "wf/identity", [])["id"])
+    assert root["results"] == [
+        {"task_name": "identity", "task_run_id": root["id"], "root_task_run_id": root["id"]}
+    ]
+    parent = wait_finished(server.url, start_run(server.url, "wf/parent_of_identity", [])["id"])
+    seen = parent["results"][0]
+    tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": parent["id"]}).json()
+    (child,) = [item["taskRun"] for item in tree if item["taskRun"]["id"] != parent["id"]]
+    assert seen == {
+        "task_name": "identity",
+        "task_run_id": child["id"],
+        "root_task_run_id": parent["id"],
+        "parent_task_run_id": parent["id"],
+    }

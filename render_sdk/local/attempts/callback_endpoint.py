@@ -87,7 +87,14 @@ class AttemptEndpoint:
         run = self._store.get_run(self.run_id)
         if run is None:
             raise HttpError(404, f"task run {self.run_id} not found")
-        return Reply(200, to_wire(TaskInput(task_name=run.task_name, input=encode_payload(run.input))))
+        task_input = TaskInput(
+            task_name=run.task_name,
+            input=encode_payload(run.input),
+            task_run_id=run.id,
+            root_task_run_id=run.root_id,
+            parent_task_run_id=run.parent_id,
+        )
+        return Reply(200, to_wire(task_input))
 
     def _callback(self, request: CallbackRequest) -> Reply:
         if (request.complete is None) == (request.error is None):

@@ -79,7 +79,7 @@ def test_cancel_stops_the_whole_tree_and_its_pending_retries(socket_dir: Path) -
         retrying_child, _ = engine.states.create_subtask(root.id, 0, "flaky", [])
         await settle()
         await engine.fail(retrying_child.id)
-        assert engine.clock.pending() == [1.0]
+        assert engine.clock.pending() == [1.0, 300.0, 300.0]  # the retry's wait; the two running timeouts
         finished_child, _ = engine.states.create_subtask(root.id, 0, "square", [5])
         await settle()
         await engine.complete(finished_child.id, [25])
@@ -100,7 +100,7 @@ def test_cancel_stops_the_whole_tree_and_its_pending_retries(socket_dir: Path) -
         assert engine.run(finished_child.id).status == "completed"
         assert {p.how_stopped for p in processes.values()} == {"killed"}
         assert engine.launcher.running() == []
-        assert engine.clock.pending() == []  # the retry timer is gone
+        assert engine.clock.pending() == []  # the retry timer is gone, and so are the timeouts
         await engine.clock.advance(10)
         assert engine.run(retrying_child.id).status == "canceled"
         assert len(engine.launcher.launched) == 5  # neither the retry nor the grandchild started

@@ -95,14 +95,15 @@ def test_an_attempt_past_its_timeout_is_killed_and_failed(socket_dir: Path) -> N
     drive(socket_dir, body)
 
 
-def test_a_task_without_a_timeout_runs_until_it_reports(socket_dir: Path) -> None:
+def test_a_task_registered_without_a_timeout_gets_the_default(socket_dir: Path) -> None:
     async def body(engine: Engine) -> None:
         run = engine.states.create_run(engine.task("square"), [2])
         await settle()
-        assert engine.clock.pending() == []
-        await engine.clock.advance(86_400)
+        assert engine.clock.pending() == [300.0]  # the SDK's documented default_timeout
+        await engine.clock.advance(299)
         await engine.complete(run.id, [4])
         assert engine.run(run.id).status == "completed"
+        assert engine.clock.pending() == []
 
     drive(socket_dir, body)
 
