@@ -333,3 +333,23 @@ def test_input_carries_the_runs_identity(start_local_runtime: Any) -> None:
         "root_task_run_id": parent["id"],
         "parent_task_run_id": parent["id"],
     }
+
+
+def test_an_idempotency_key_starts_one_run(local_runtime: Any) -> None:
+    url = local_runtime.url
+    key = f"key-{time.monotonic_ns()}"  # the server is shared: a key no other test uses
+    body = {"task": "wf/square", "input": [4], "idempotencyKey": key}
+    first = httpx.post(f"{url}/v1/task-runs", json=body)
+    again = httpx.post(f"{url}/v1/task-runs", json={**body, "input": [5]})
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    assert wait_finished(url, first.json()["id"])["results"] == [16]
+    other = start_run(url, "wf/square", [4])
+    assert other["id"] != first.json()["id"]
+    for bad, got in (
+        ("", "a string of 0 characters"),
+        ("k" * 256, "a string of 256 characters"),
+        (7, "a number"),
+    ):
+        response = httpx.post(f"{url}/v1/task-runs", json={**body, "idempotencyKey": bad})
+        assert_error(response, 400, f"idempotencyKey must be a string of 1 to 255 characters, got {got}")

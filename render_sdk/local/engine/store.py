@@ -121,10 +121,13 @@ _MIGRATIONS: Sequence[str] = (
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO counters (name, value) VALUES ('event_seq', 0);
     """,
-    # 2: the process group of each attempt, so a restarted server can stop what a crashed one left running.
+    # 2: the process group of each attempt, so a restarted server can stop what a crashed one left running;
+    # the idempotency keys of runs started through the REST API, found per workflow.
     """
     ALTER TABLE attempts ADD COLUMN pid INTEGER;
     ALTER TABLE attempts ADD COLUMN pid_start_time INTEGER;
+    CREATE INDEX task_runs_by_start_key ON task_runs (workflow_id, idempotency_key, seq)
+        WHERE parent_id IS NULL AND idempotency_key IS NOT NULL;
     """,
 )
 
@@ -292,6 +295,15 @@ class Store:
             "SELECT * FROM task_runs "
             "WHERE parent_id = ? AND idempotency_key = ? AND idempotency_created_at = ?",
             (parent_id, key, created_at),
+        ).fetchone()
+        return None if row is None else _run(row)
+
+    def find_started_run(self, workflow_id: str, key: str, since: datetime) -> RunRecord | None:
+        """The root run a start request with idempotency ``key`` created at or after ``since``, if any."""
+        row = self._db.execute(
+            "SELECT * FROM task_runs WHERE workflow_id = ? AND idempotency_key = ? AND parent_id IS NULL "
+            "AND created_at >= ? ORDER BY seq DESC LIMIT 1",
+            (workflow_id, key, timestamp(since)),
         ).fetchone()
         return None if row is None else _run(row)
 
