@@ -29,6 +29,7 @@ from render_sdk.local.attempts.launcher import WorkerLauncher
 from render_sdk.local.attempts.orchestrator import Limits, Orchestrator, default_max_concurrency
 from render_sdk.local.attempts.prefork import Prefork
 from render_sdk.local.attempts.registration import RegistrationError, register_tasks
+from render_sdk.local.attempts.source_watch import source_changes
 from render_sdk.local.attempts.worker_command import WorkerCommand
 from render_sdk.local.engine.clock import Clock, SystemClock
 from render_sdk.local.engine.ids import new_id
@@ -37,9 +38,6 @@ from render_sdk.local.engine.states import RunStates
 from render_sdk.local.engine.store import Store
 
 __all__ = ["DevOptions", "LocalRuntime", "PortInUseError", "default_max_concurrency"]
-
-WATCH_INTERVAL_SECONDS = 1.0
-_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "venv", "site-packages", "build", "dist"})
 
 
 class PortInUseError(OSError):
@@ -155,7 +153,12 @@ class LocalRuntime:
         )
         server = _Server(config)
         server_task = asyncio.ensure_future(server.serve(sockets=[listener]))
-        watcher = asyncio.ensure_future(self._watch(store, workflow, socket_dir)) if options.watch else None
+        stop_watching = asyncio.Event()
+        watcher = (
+            asyncio.ensure_future(self._watch(store, workflow, socket_dir, stop_watching))
+            if options.watch
+            else None
+        )
         loop = asyncio.get_running_loop()
         with _signals(loop, self.stop):
             while not server.started and not server_task.done():
@@ -171,7 +174,8 @@ class LocalRuntime:
             stopped.cancel()
             self._echo("Stopping: ending running attempts...")
             if watcher is not None:
-                watcher.cancel()
+                stop_watching.set()  # the watching thread ends within 50 ms; a cancel would wait 5 s for it
+                await watcher
             await orchestrator.shutdown()
             server.should_exit = True
             await server_task
@@ -213,24 +217,25 @@ class LocalRuntime:
             store.deactivate_tasks_except(spec.name for spec in tasks)
         return None
 
-    async def _watch(self, store: Store, workflow: WorkflowRecord, socket_dir: Path) -> None:
-        root = self.options.command.cwd
-        snapshot = _source_snapshot(root)
-        while True:
-            await asyncio.sleep(WATCH_INTERVAL_SECONDS)
-            current = _source_snapshot(root)
-            if current == snapshot:
-                continue
-            snapshot = current
-            self._echo("Source changed: registering tasks again...")
-            error = await self._register(store, workflow, socket_dir)
-            if self._prefork is not None:
-                await self._prefork.restart()
-            if error is None:
-                names = ", ".join(task.name for task in store.list_tasks(active_only=True))
-                self._echo(f"Registered tasks: {names}")
-            else:
-                self._echo(f"Registration failed; keeping the previous tasks.\n{error}")
+    async def _watch(
+        self, store: Store, workflow: WorkflowRecord, socket_dir: Path, stop: asyncio.Event
+    ) -> None:
+        try:
+            async for _ in source_changes(self.options.command.cwd, stop):
+                await self._register_again(store, workflow, socket_dir)
+        except OSError as exc:  # e.g. the system's limit of inotify watches
+            self._echo(f"Not watching the sources for changes: {exc}")
+
+    async def _register_again(self, store: Store, workflow: WorkflowRecord, socket_dir: Path) -> None:
+        self._echo("Source changed: registering tasks again...")
+        error = await self._register(store, workflow, socket_dir)
+        if self._prefork is not None:
+            await self._prefork.restart()
+        if error is None:
+            names = ", ".join(task.name for task in store.list_tasks(active_only=True))
+            self._echo(f"Registered tasks: {names}")
+        else:
+            self._echo(f"Registration failed; keeping the previous tasks.\n{error}")
 
     def _banner(self, store: Store, workflow: WorkflowRecord, registration_error: str | None) -> None:
         options = self.options
@@ -337,16 +342,3 @@ def _store_task(store: Store, workflow: WorkflowRecord, version: VersionRecord, 
             created_at=existing.created_at if existing else version.created_at,
         )
     )
-
-
-def _source_snapshot(root: Path) -> dict[str, float]:
-    """Modification times of the Python sources under ``root`` (hidden and environment folders skipped)."""
-    snapshot: dict[str, float] = {}
-    for directory, subdirs, files in os.walk(root):
-        subdirs[:] = [name for name in subdirs if not name.startswith(".") and name not in _SKIPPED_DIRS]
-        for name in files:
-            if name.endswith(".py"):
-                path = os.path.join(directory, name)
-                with contextlib.suppress(OSError):
-                    snapshot[path] = os.stat(path).st_mtime
-    return snapshot

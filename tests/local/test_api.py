@@ -15,6 +15,9 @@ from typing import Any
 import httpx
 
 from render_sdk.local.attempts.callback_endpoint import RESULT_HOLD_SECONDS
+from render_sdk.local.attempts.source_watch import SourceFilter
+
+from .processes import wait_until
 
 WORKERS = Path(__file__).resolve().parent / "workers"
 EXAMPLE_WORKFLOWS = Path(__file__).resolve().parents[2] / "examples" / "workflows"
@@ -291,6 +294,12 @@ def test_source_change_registers_again_and_failure_keeps_tasks(
     assert "cube" in server.wait_for_output("Registered tasks:")
     cube = start_run(server.url, "wf/cube", [2])
     assert wait_finished(server.url, cube["id"])["results"] == [8]
+    # Any source counts, whatever the worker is written in.
+    (workdir / "helper.js").write_text("export const x = 1;\n")
+    wait_until(
+        lambda: sum(line.startswith("Registered tasks:") for line in server.output) == 2,
+        message="registered again after a .js change",
+    )
     math_tasks.write_text("def broken(:\n")
     server.wait_for_output("Registration failed; keeping the previous tasks.")
     server.wait_for_output("SyntaxError")
@@ -299,7 +308,7 @@ def test_source_change_registers_again_and_failure_keeps_tasks(
     statuses = [
         item["workflowVersion"]["status"] for item in httpx.get(f"{server.url}/v1/workflowversions").json()
     ]
-    assert statuses == ["ready", "ready", "registration_failed"]
+    assert statuses == ["ready", "ready", "ready", "registration_failed"]
 
 
 def test_registration_takes_what_the_callback_spec_allows(start_local_runtime: Any) -> None:
@@ -353,3 +362,19 @@ def test_an_idempotency_key_starts_one_run(local_runtime: Any) -> None:
     ):
         response = httpx.post(f"{url}/v1/task-runs", json={**body, "idempotencyKey": bad})
         assert_error(response, 400, f"idempotencyKey must be a string of 1 to 255 characters, got {got}")
+
+
+def test_the_source_filter_skips_what_holds_no_sources(tmp_path: Path) -> None:
+    from watchfiles import Change
+
+    keep = SourceFilter()
+    for path in ("main.py", "src/index.ts", "lib/tasks.js", "render.yaml"):
+        assert keep(Change.modified, str(tmp_path / path)), path
+    for path in (
+        ".render/local-runtime.sqlite3-wal",
+        ".git/index",
+        "node_modules/x/index.js",
+        ".venv/lib/site.py",
+        "__pycache__/main.cpython-311.pyc",
+    ):
+        assert not keep(Change.modified, str(tmp_path / path)), path
