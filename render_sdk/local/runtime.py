@@ -21,29 +21,23 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from render_sdk_callback_api.models import TaskDefinition
 
+from render_sdk._protocol.local_dev import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_URL
 from render_sdk._protocol.strict_json import dumps
-from render_sdk._protocol.wire import to_wire
-from render_sdk.local._api import build_app
-from render_sdk.local._events import EventBus
-from render_sdk.local._ids import new_id
-from render_sdk.local._orchestrator import Orchestrator
-from render_sdk.local._prefork import Prefork
-from render_sdk.local._registration import RegistrationError, register_tasks
-from render_sdk.local._state import RunStates
-from render_sdk.local._store import Store, TaskRecord, VersionRecord, WorkflowRecord, now
-from render_sdk.local._worker_command import WorkerCommand
+from render_sdk.local.api.app import build_app
+from render_sdk.local.attempts.launcher import WorkerLauncher
+from render_sdk.local.attempts.orchestrator import Limits, Orchestrator, default_max_concurrency
+from render_sdk.local.attempts.prefork import Prefork
+from render_sdk.local.attempts.registration import RegistrationError, register_tasks
+from render_sdk.local.attempts.source_watch import source_changes
+from render_sdk.local.attempts.worker_command import WorkerCommand
+from render_sdk.local.engine.clock import Clock, SystemClock
+from render_sdk.local.engine.ids import new_id
+from render_sdk.local.engine.records import TaskRecord, TaskSpec, VersionRecord, WorkflowRecord
+from render_sdk.local.engine.states import RunStates
+from render_sdk.local.engine.store import Store
 
 __all__ = ["DevOptions", "LocalRuntime", "PortInUseError", "default_max_concurrency"]
-
-WATCH_INTERVAL_SECONDS = 1.0
-_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "venv", "site-packages", "build", "dist"})
-
-
-def default_max_concurrency() -> int:
-    """Worker processes mostly wait on I/O or on their subtasks, so allow a few per core."""
-    return max(8, 4 * (os.cpu_count() or 1))
 
 
 class PortInUseError(OSError):
@@ -64,17 +58,20 @@ class DevOptions:
         verbose: Echo every line workers print.
         watch: Register again when a source file under the working directory changes.
         prefork: Fork attempts from a pre-imported copy of the worker when it is a Python program.
+        test_timeout_seconds: For tests only: stop every attempt after this many seconds instead of its
+            task's timeout, so timeout tests need not wait Render's 30 s minimum.
     """
 
     command: WorkerCommand
-    host: str = "127.0.0.1"
-    port: int = 8120
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
     db_path: Path | None = None
     max_concurrency: int = 8
     workflow_slug: str = "workflow"
     verbose: bool = False
     watch: bool = True
     prefork: bool = False
+    test_timeout_seconds: float | None = None
 
 
 class LocalRuntime:
@@ -85,9 +82,12 @@ class LocalRuntime:
         echo: Prints a line for the user (the banner and status lines).
     """
 
-    def __init__(self, options: DevOptions, echo: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, options: DevOptions, echo: Callable[[str], None] = print, clock: Clock | None = None
+    ) -> None:
         self.options = options
         self._echo = echo
+        self._clock: Clock = clock if clock is not None else SystemClock()
         self._stop = asyncio.Event()
         self._prefork: Prefork | None = None
         self.url: str | None = None
@@ -129,33 +129,36 @@ class LocalRuntime:
     ) -> None:
         options = self.options
         assert self.url is not None
-        bus = EventBus()
-        states = RunStates(store, bus)
+        states = RunStates(store, clock=self._clock)
         orchestrator = Orchestrator(
             store,
             states,
-            options.command,
+            WorkerLauncher(options.command, self._prefork),
             socket_dir,
-            options.max_concurrency,
+            Limits(options.max_concurrency, options.test_timeout_seconds),
             self._echo,
             options.verbose,
-            self._prefork,
         )
         workflow = self._workflow(store)
         registration_error = await self._register(store, workflow, socket_dir)
         if self._prefork is not None:
             await self._prefork.restart(announce=False)  # the banner says whether it is on
-        orchestrator.resume()
+        await orchestrator.resume()
 
         config = uvicorn.Config(
-            build_app(store, orchestrator, bus),
+            build_app(store, states),
             log_level="warning",
             lifespan="off",
             timeout_graceful_shutdown=1,
         )
         server = _Server(config)
         server_task = asyncio.ensure_future(server.serve(sockets=[listener]))
-        watcher = asyncio.ensure_future(self._watch(store, workflow, socket_dir)) if options.watch else None
+        stop_watching = asyncio.Event()
+        watcher = (
+            asyncio.ensure_future(self._watch(store, workflow, socket_dir, stop_watching))
+            if options.watch
+            else None
+        )
         loop = asyncio.get_running_loop()
         with _signals(loop, self.stop):
             while not server.started and not server_task.done():
@@ -171,7 +174,8 @@ class LocalRuntime:
             stopped.cancel()
             self._echo("Stopping: ending running attempts...")
             if watcher is not None:
-                watcher.cancel()
+                stop_watching.set()  # the watching thread ends within 50 ms; a cancel would wait 5 s for it
+                await watcher
             await orchestrator.shutdown()
             server.should_exit = True
             await server_task
@@ -181,7 +185,7 @@ class LocalRuntime:
 
     def _workflow(self, store: Store) -> WorkflowRecord:
         existing = store.get_workflow()
-        moment = now()
+        moment = self._clock.now()
         workflow = WorkflowRecord(
             id=existing.id if existing else new_id("wfl"),
             slug=self.options.workflow_slug,
@@ -199,7 +203,7 @@ class LocalRuntime:
             workflow_id=workflow.id,
             name=f"local-{store.count_versions() + 1}",
             status="ready",
-            created_at=now(),
+            created_at=self._clock.now(),
         )
         try:
             tasks = await register_tasks(self.options.command, socket_dir)
@@ -208,29 +212,30 @@ class LocalRuntime:
             return str(exc)
         with store.transaction():
             store.add_version(version)
-            for definition in tasks:
-                _store_task(store, workflow, version, definition)
-            store.deactivate_tasks_except(definition.name for definition in tasks)
+            for spec in tasks:
+                _store_task(store, workflow, version, spec)
+            store.deactivate_tasks_except(spec.name for spec in tasks)
         return None
 
-    async def _watch(self, store: Store, workflow: WorkflowRecord, socket_dir: Path) -> None:
-        root = self.options.command.cwd
-        snapshot = _source_snapshot(root)
-        while True:
-            await asyncio.sleep(WATCH_INTERVAL_SECONDS)
-            current = _source_snapshot(root)
-            if current == snapshot:
-                continue
-            snapshot = current
-            self._echo("Source changed: registering tasks again...")
-            error = await self._register(store, workflow, socket_dir)
-            if self._prefork is not None:
-                await self._prefork.restart()
-            if error is None:
-                names = ", ".join(task.name for task in store.list_tasks(active_only=True))
-                self._echo(f"Registered tasks: {names}")
-            else:
-                self._echo(f"Registration failed; keeping the previous tasks.\n{error}")
+    async def _watch(
+        self, store: Store, workflow: WorkflowRecord, socket_dir: Path, stop: asyncio.Event
+    ) -> None:
+        try:
+            async for _ in source_changes(self.options.command.cwd, stop):
+                await self._register_again(store, workflow, socket_dir)
+        except OSError as exc:  # e.g. the system's limit of inotify watches
+            self._echo(f"Not watching the sources for changes: {exc}")
+
+    async def _register_again(self, store: Store, workflow: WorkflowRecord, socket_dir: Path) -> None:
+        self._echo("Source changed: registering tasks again...")
+        error = await self._register(store, workflow, socket_dir)
+        if self._prefork is not None:
+            await self._prefork.restart()
+        if error is None:
+            names = ", ".join(task.name for task in store.list_tasks(active_only=True))
+            self._echo(f"Registered tasks: {names}")
+        else:
+            self._echo(f"Registration failed; keeping the previous tasks.\n{error}")
 
     def _banner(self, store: Store, workflow: WorkflowRecord, registration_error: str | None) -> None:
         options = self.options
@@ -254,11 +259,7 @@ class LocalRuntime:
             lines.append(f"  Registration failed{'; using the tasks registered before' if tasks else ''}:")
             lines.extend(f"    {line}" for line in registration_error.splitlines())
         example = tasks[0] if tasks else None
-        env = (
-            "RENDER_USE_LOCAL_DEV=true"
-            if self.url == "http://127.0.0.1:8120"
-            else f"RENDER_LOCAL_DEV_URL={self.url}"
-        )
+        env = "RENDER_USE_LOCAL_DEV=true" if self.url == DEFAULT_URL else f"RENDER_LOCAL_DEV_URL={self.url}"
         body = dumps(
             {
                 "task": f"{workflow.slug}/{example.name if example else 'my_task'}",
@@ -323,36 +324,21 @@ def _bind(host: str, port: int) -> socket.socket:
 def _example_input(task: TaskRecord | None) -> list[Any]:
     """Placeholder arguments for the banner's example request, one per required parameter."""
     samples: dict[str, Any] = {"int": 3, "float": 1.5, "str": "text", "bool": True, "list": [], "dict": {}}
-    parameters = (task.definition.get("parameters") or []) if task is not None else []
-    return [samples.get(p.get("type", "")) for p in parameters if not p.get("has_default")]
+    parameters = task.spec.parameters if task is not None else ()
+    return [samples.get(p.type or "") for p in parameters if not p.has_default]
 
 
-def _store_task(
-    store: Store, workflow: WorkflowRecord, version: VersionRecord, definition: TaskDefinition
-) -> None:
-    existing = store.get_task_by_name(definition.name)
+def _store_task(store: Store, workflow: WorkflowRecord, version: VersionRecord, spec: TaskSpec) -> None:
+    existing = store.get_task_by_name(spec.name)
     store.upsert_task(
         TaskRecord(
             seq=0,
             id=existing.id if existing else new_id("tsk"),
-            name=definition.name,
+            name=spec.name,
             workflow_id=workflow.id,
             workflow_version_id=version.id,
-            definition=to_wire(definition),
+            spec=spec,
             active=True,
             created_at=existing.created_at if existing else version.created_at,
         )
     )
-
-
-def _source_snapshot(root: Path) -> dict[str, float]:
-    """Modification times of the Python sources under ``root`` (hidden and environment folders skipped)."""
-    snapshot: dict[str, float] = {}
-    for directory, subdirs, files in os.walk(root):
-        subdirs[:] = [name for name in subdirs if not name.startswith(".") and name not in _SKIPPED_DIRS]
-        for name in files:
-            if name.endswith(".py"):
-                path = os.path.join(directory, name)
-                with contextlib.suppress(OSError):
-                    snapshot[path] = os.stat(path).st_mtime
-    return snapshot

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from render_sdk_callback_api.models import TaskDefinition, Tasks
+from render_sdk_callback_api.models import TaskDefinition, TaskOptions, Tasks
 
+from render_sdk._protocol.retry import WIRE_DEFAULT_FACTOR, WIRE_DEFAULT_MAX_RETRIES, WIRE_DEFAULT_WAIT_MS
 from render_sdk._protocol.wire import WireError, from_wire
-from render_sdk.local._process import WorkerProcess
-from render_sdk.local._socket_server import HttpError, Reply, SocketServer
-from render_sdk.local._worker_command import WorkerCommand
+from render_sdk.local.attempts.processes import WorkerProcess
+from render_sdk.local.attempts.socket_server import HttpError, Reply, SocketServer
+from render_sdk.local.attempts.worker_command import WorkerCommand
+from render_sdk.local.engine.records import DEFAULT_TIMEOUT_SECONDS, RetryPolicy, TaskParameter, TaskSpec
 
 __all__ = ["RegistrationError", "register_tasks"]
 
@@ -29,12 +31,12 @@ class RegistrationError(Exception):
 
 @dataclass(frozen=True)
 class _Registered:
-    tasks: list[TaskDefinition]
+    tasks: list[TaskSpec]
 
 
 async def register_tasks(
     command: WorkerCommand, socket_dir: Path, timeout: float = REGISTRATION_TIMEOUT
-) -> list[TaskDefinition]:
+) -> list[TaskSpec]:
     """Start the worker in register mode and return the tasks it posts to ``/register-tasks``.
 
     Raises:
@@ -57,7 +59,7 @@ async def register_tasks(
                 )
             raise HttpError(400, str(exc)) from exc
         if not registered.done():
-            registered.set_result(_Registered(tasks))
+            registered.set_result(_Registered([_spec(task) for task in tasks]))
         return Reply(200)
 
     stderr: list[str] = []
@@ -109,6 +111,35 @@ def _check_tasks(tasks: list[TaskDefinition]) -> None:
         if task.name in seen:
             raise ValueError(f"task {task.name!r} is registered twice")
         seen.add(task.name)
+
+
+def _spec(task: TaskDefinition) -> TaskSpec:
+    """The engine's typed definition of a task as the worker registered it.
+
+    The callback spec makes ``options`` and every retry field optional; absent ones take Render's defaults
+    (no retries, a first wait of 0 ms, factor 2) and the SDK's documented default timeout.
+    """
+    options = task.options or TaskOptions()
+    retry = options.retry
+    return TaskSpec(
+        name=task.name,
+        parameters=tuple(
+            TaskParameter(p.name, p.has_default, p.type, p.default_value) for p in task.parameters or ()
+        ),
+        retry=RetryPolicy()
+        if retry is None
+        else RetryPolicy(
+            max_retries=WIRE_DEFAULT_MAX_RETRIES if retry.max_retries is None else retry.max_retries,
+            wait_duration_ms=WIRE_DEFAULT_WAIT_MS
+            if retry.wait_duration_ms is None
+            else retry.wait_duration_ms,
+            factor=retry.factor or WIRE_DEFAULT_FACTOR,  # Render treats 0 as unset, too
+        ),
+        timeout_seconds=DEFAULT_TIMEOUT_SECONDS
+        if options.timeout_seconds is None
+        else options.timeout_seconds,
+        plan=options.plan,
+    )
 
 
 def _tail(stderr: list[str]) -> str:

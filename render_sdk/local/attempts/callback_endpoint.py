@@ -7,14 +7,20 @@ Permanent subtask errors get 4xx ``{"message"}`` (never 500, which the official 
 :data:`RESULT_HOLD_SECONDS` (well below every SDK's 15 s request timeout), then answered ``still_running``.
 Workers poll with pauses (ours from 10 ms up to 1 s, the official SDKs every second), so without the hold each
 subtask's result would arrive up to a pause late; with it, the answer goes out as the subtask finishes.
+
+An attempt whose request finds its subtask unfinished is parked (:mod:`~render_sdk.local.attempts.slots`): it
+gives its concurrency slot up while it waits, and a finished result is answered only once it holds a slot
+again (within the same hold, else the answer is ``still_running`` and the next poll tries again). When one of
+its requests resumes it, its other held requests are answered ``still_running`` at once: it is running code
+again, and the next poll of each parks it again if it still has to wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
-from typing import Any, Protocol
+import sqlite3
+from typing import Any
 
 from render_sdk_callback_api.models import (
     CallbackRequest,
@@ -28,45 +34,40 @@ from render_sdk_callback_api.models import (
 )
 
 from render_sdk._protocol.wire import WireError, decode_payload, encode_payload, from_wire, to_wire
-from render_sdk.local._socket_server import HttpError, Reply
-from render_sdk.local._state import RunStates
-from render_sdk.local._store import Store
+from render_sdk.local.attempts.slots import AttemptSlot
+from render_sdk.local.attempts.socket_server import HttpError, Reply
+from render_sdk.local.engine.errors import Conflict, EngineError, NotFound
+from render_sdk.local.engine.records import TERMINAL_STATUSES
+from render_sdk.local.engine.states import RunStates
+from render_sdk.local.engine.store import Store
 
-__all__ = ["RESULT_HOLD_SECONDS", "AttemptEndpoint", "SubtaskStarter"]
+__all__ = ["RESULT_HOLD_SECONDS", "AttemptEndpoint"]
 
 RESULT_HOLD_SECONDS = 5.0
 
 
-class SubtaskStarter(Protocol):
-    """Starts a subtask run on behalf of a running attempt (the orchestrator)."""
-
-    def start_subtask(self, parent_id: str, parent_attempt: int, request: RunSubtaskRequest) -> str: ...
-
-
 class AttemptEndpoint:
-    """Answers the callback API for attempt ``attempt`` of run ``run_id``.
+    """Answers the callback API for attempt ``attempt`` of run ``run_id``: wire bodies in, transitions out.
 
-    ``outcome`` resolves once the worker has reported its result (whether or not the run accepted it).
+    What the worker reports goes to the state machine, which announces it; this endpoint tells nobody else.
     """
 
-    def __init__(
-        self,
-        run_id: str,
-        attempt: int,
-        store: Store,
-        states: RunStates,
-        subtasks: SubtaskStarter,
-        on_retry: Callable[[str, float], None],
-    ) -> None:
+    def __init__(self, run_id: str, attempt: int, store: Store, states: RunStates, slot: AttemptSlot) -> None:
         self.run_id = run_id
         self.attempt = attempt
         self._store = store
         self._states = states
-        self._subtasks = subtasks
-        self._on_retry = on_retry
-        self.outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._slot = slot
 
     async def __call__(self, method: str, path: str, body: bytes) -> Reply:
+        try:
+            return await self._route(method, path, body)
+        except sqlite3.Error as exc:  # a full disk, say: the worker retries a 503, and nothing is lost
+            raise HttpError(
+                503, f"the local runtime could not write to its database ({exc}); try again"
+            ) from exc
+
+    async def _route(self, method: str, path: str, body: bytes) -> Reply:
         route = (method, path.split("?", 1)[0])
         if route == ("GET", "/input"):
             return self._input()
@@ -86,7 +87,14 @@ class AttemptEndpoint:
         run = self._store.get_run(self.run_id)
         if run is None:
             raise HttpError(404, f"task run {self.run_id} not found")
-        return Reply(200, to_wire(TaskInput(task_name=run.task_name, input=encode_payload(run.input))))
+        task_input = TaskInput(
+            task_name=run.task_name,
+            input=encode_payload(run.input),
+            task_run_id=run.id,
+            root_task_run_id=run.root_id,
+            parent_task_run_id=run.parent_id,
+        )
+        return Reply(200, to_wire(task_input))
 
     def _callback(self, request: CallbackRequest) -> Reply:
         if (request.complete is None) == (request.error is None):
@@ -107,21 +115,43 @@ class AttemptEndpoint:
             details = request.error.details
             if request.error.stack_trace:
                 details = f"{details}\n{request.error.stack_trace}"
-            retry = self._states.fail_attempt(self.run_id, self.attempt, details)
-            if retry is not None:
-                self._on_retry(retry.run_id, retry.delay)
-        if not self.outcome.done():
-            self.outcome.set_result(None)
+            self._states.fail_attempt(self.run_id, self.attempt, details)
         return Reply(200)
 
     def _run_subtask(self, request: RunSubtaskRequest) -> Reply:
-        task_run_id = self._subtasks.start_subtask(self.run_id, self.attempt, request)
-        return Reply(200, to_wire(RunSubtaskResponse(task_run_id=task_run_id)))
+        try:
+            input_value = decode_payload(request.input, "input")
+        except WireError as exc:
+            raise HttpError(400, str(exc)) from exc
+        if input_value is None:
+            input_value = []
+        if not isinstance(input_value, (list, dict)):
+            raise HttpError(400, f"input must be a JSON array or object, got {type(input_value).__name__}")
+        idempotency = None
+        if request.idempotency_key:
+            idempotency = (request.idempotency_key, request.created_at or "")
+        try:
+            run, _ = self._states.create_subtask(
+                self.run_id, self.attempt, request.task_name, input_value, idempotency
+            )
+        except EngineError as exc:
+            raise _http_error(exc) from exc
+        return Reply(200, to_wire(RunSubtaskResponse(task_run_id=run.id)))
 
     async def _subtask_result(self, request: SubtaskResultRequest) -> Reply:
-        run = await self._states.wait_final(request.task_run_id, RESULT_HOLD_SECONDS)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RESULT_HOLD_SECONDS
+        run = self._store.get_run(request.task_run_id)
         if run is None:
             raise HttpError(404, f"task run {request.task_run_id} not found")
+        if run.status not in TERMINAL_STATUSES:
+            self._slot.park()
+            resumed = self._slot.next_resume()
+            run = await self._states.wait_final(run.id, RESULT_HOLD_SECONDS, interrupt=resumed)
+        if run is None or run.status not in TERMINAL_STATUSES:
+            return Reply(200, to_wire(SubtaskResultResponse(still_running=True)))
+        if not await self._slot.resume(max(0.0, deadline - loop.time())):
+            return Reply(200, to_wire(SubtaskResultResponse(still_running=True)))
         if run.status == "completed":
             output = encode_payload(run.results if run.results is not None else [])
             response = SubtaskResultResponse(still_running=False, complete=TaskComplete(output=output))
@@ -134,9 +164,14 @@ class AttemptEndpoint:
                 still_running=False,
                 error=TaskError(details=f"task run {run.id} ({run.task_name}) was canceled"),
             )
-        else:  # pending (queued or waiting for a retry) or running
-            response = SubtaskResultResponse(still_running=True)
+        else:
+            raise AssertionError(f"unexpected final status {run.status!r}")
         return Reply(200, to_wire(response))
+
+
+def _http_error(error: EngineError) -> HttpError:
+    status = 404 if isinstance(error, NotFound) else 409 if isinstance(error, Conflict) else 400
+    return HttpError(status, error.message)
 
 
 def _parse(model: type[Any], body: bytes) -> Any:

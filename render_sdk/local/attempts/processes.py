@@ -12,9 +12,10 @@ import os
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["WorkerProcess"]
+__all__ = ["LineSink", "ProcStat", "WorkerProcess", "pid_running", "proc_stat", "stop_left_behind"]
 
 GRACE_SECONDS = 2.0
 _LINE_LIMIT = 1 << 20
@@ -127,12 +128,7 @@ class WorkerProcess:
 
         Then reap the leader and read its output to the end.
         """
-        _signal_group(self.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while await _group_alive(self.pid) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if await _group_alive(self.pid):
-            _signal_group(self.pid, signal.SIGKILL)
+        await _terminate_group(self.pid, grace)
         await asyncio.shield(self._exited)
         # A process that left the group (setsid) may hold the pipes open forever; do not wait for it.
         _, unfinished = await asyncio.wait(self._readers, timeout=grace)
@@ -156,6 +152,37 @@ class WorkerProcess:
 
 async def _exit_status(process: asyncio.subprocess.Process) -> int | None:
     return await process.wait()
+
+
+async def stop_left_behind(pgid: int, start_time: int | None, grace: float = GRACE_SECONDS) -> bool:
+    """Stop a process group an earlier server started and left running (it crashed); whether one was found.
+
+    The group is the one recorded only if its leader is still the process that started at ``start_time``,
+    or if the leader is gone but members remain (Linux reuses no pid that still names a process group).
+    Without a start time, or without ``/proc``, nothing is stopped: a reused pid must never be signalled.
+    """
+    if start_time is None or pgid <= 1 or not _PROC.is_dir():
+        return False
+    leader = proc_stat(pgid)
+    if leader is not None and leader.start_time != start_time:
+        return False  # the pid now belongs to another process
+    if leader is None and not await _group_alive(pgid):
+        return False
+    await _terminate_group(pgid, grace)
+    deadline = time.monotonic() + grace
+    while await _group_alive(pgid) and time.monotonic() < deadline:  # SIGKILL is not instant either
+        await asyncio.sleep(0.05)
+    return True
+
+
+async def _terminate_group(pgid: int, grace: float) -> None:
+    """SIGTERM the group, up to ``grace`` seconds for it to go, then SIGKILL what is left."""
+    _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while await _group_alive(pgid) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    if await _group_alive(pgid):
+        _signal_group(pgid, signal.SIGKILL)
 
 
 def _signal_group(pgid: int, signum: int) -> None:
@@ -185,12 +212,54 @@ def _running_member(pgid: int) -> bool:
     for entry in _PROC.iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Fields after the parenthesised command name: state, ppid, pgrp, ...
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+        stat = proc_stat(int(entry.name))
+        if stat is not None and stat.pgrp == pgid and stat.running:
             return True
     return False
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    """What ``/proc/<pid>/stat`` says about a process.
+
+    Attributes:
+        state: One letter: R, S, D, ... (Z: a zombie waiting to be reaped, X: dead).
+        ppid: Its parent.
+        pgrp: Its process group.
+        start_time: When it started, in clock ticks since boot: with the pid, it names one process for good.
+    """
+
+    state: str
+    ppid: int
+    pgrp: int
+    start_time: int
+
+    @property
+    def running(self) -> bool:
+        """Whether it still runs (a zombie does not)."""
+        return self.state not in ("Z", "X")
+
+
+def proc_stat(pid: int) -> ProcStat | None:
+    """Read ``/proc/<pid>/stat``; None when there is no such process (or no ``/proc``)."""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # The command name is in parentheses and may itself contain spaces and parentheses.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return ProcStat(state=fields[0], ppid=int(fields[1]), pgrp=int(fields[2]), start_time=int(fields[19]))
+
+
+def pid_running(pid: int) -> bool:
+    """Whether ``pid`` is running (a zombie waiting to be reaped does not count)."""
+    if _PROC.is_dir():
+        stat = proc_stat(pid)
+        return stat is not None and stat.running
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
