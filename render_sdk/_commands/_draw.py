@@ -56,8 +56,12 @@ def status_text(status: object) -> Text:
     return Text(str(status), style=_STATUS_STYLES.get(str(status), ""))
 
 
-def _started(run: TaskRun) -> str:
-    return run.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if run.started_at else "-"
+def _started(run: TaskRun, now: datetime) -> str:
+    """The start in local time: only the time of day when it was today."""
+    if run.started_at is None:
+        return "-"
+    local = run.started_at.astimezone()
+    return local.strftime("%H:%M:%S" if local.date() == now.astimezone().date() else "%Y-%m-%d %H:%M:%S")
 
 
 def node_label(node: RunNode, now: datetime) -> Text:
@@ -87,14 +91,16 @@ def _grow(branch: Tree, node: RunNode, now: datetime) -> None:
 def runs_table(runs: Sequence[TaskRun], names: Sequence[str], now: datetime) -> Table:
     """Runs, newest first; subtasks marked under their task's name."""
     table = Table(box=None, pad_edge=False)
-    for header in ("RUN", "TASK", "STATUS", "STARTED", "DURATION", "ATTEMPTS"):
-        table.add_column(header, no_wrap=True)
+    # A run id is what the user copies into the next command: never cut, whatever the terminal's width.
+    table.add_column("RUN", no_wrap=True, min_width=max((len(run.id) for run in runs), default=3))
+    for header in ("TASK", "STATUS", "STARTED", "DURATION", "ATTEMPTS"):
+        table.add_column(header, overflow="fold")
     for run, name in zip(runs, names, strict=True):
         table.add_row(
             run.id,
             f"↳ {name}" if run.parent_task_run_id else name,
             status_text(run.status),
-            _started(run),
+            _started(run, now),
             format_duration(duration_seconds(run, now)),
             str(len(run.attempts)),
         )
@@ -147,7 +153,9 @@ def details_lines(details: TaskRunDetails, name: str, now: datetime) -> list[Tex
         Text.assemble(("task     ", "dim"), (name, "bold"), f"  ({details.task_id})"),
         Text.assemble(("status   ", "dim"), status_text(details.status)),
         Text.assemble(
-            ("started  ", "dim"), _started(details), f"  ({format_duration(duration_seconds(details, now))})"
+            ("started  ", "dim"),
+            _started(details, now),
+            f"  ({format_duration(duration_seconds(details, now))})",
         ),
         Text.assemble(("input    ", "dim"), json.dumps(details.input_, ensure_ascii=False)),
     ]

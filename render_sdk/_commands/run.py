@@ -131,15 +131,19 @@ def _watch(session: Session, api: Api, run_id: str) -> RunNode:
                 live.update(Group(tree_view(tree, datetime.now(timezone.utc))), refresh=True)
 
             return _poll(api, run_id, draw)
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, int]] = {}
 
     def print_changes(tree: RunNode) -> None:
         for depth, node in tree.walk():
-            status = str(node.run.status)
-            if seen.get(node.run.id) != status:
-                seen[node.run.id] = status
-                took = f" {format_duration(duration_seconds(node.run))}" if is_terminal(status) else ""
-                session.out.print(f"{'  ' * depth}{node.name} {node.run.id} {status}{took}")
+            status, attempts = str(node.run.status), len(node.run.attempts)
+            if seen.get(node.run.id) != (status, attempts):
+                seen[node.run.id] = (status, attempts)
+                line = f"{'  ' * depth}{node.name} {node.run.id} {status}"
+                if attempts > 1:
+                    line += f" (attempt {attempts})"
+                if is_terminal(status):
+                    line += f" {format_duration(duration_seconds(node.run))}"
+                session.out.print(line, highlight=False, markup=False)
 
     return _poll(api, run_id, print_changes)
 

@@ -6,12 +6,13 @@ import argparse
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from render_sdk._version import __version__
 from render_sdk.client.types import TaskRunStatus
 
 from ._api import Api, RunNode
 from ._draw import details_lines, runs_table, tree_view
 from ._shapes import details_json, run_json
-from ._shell import EXIT_OK, Session, add_common_options, execute
+from ._shell import EXIT_OK, CommandError, Session, add_common_options, execute
 
 __all__ = ["runs"]
 
@@ -22,7 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="render-workflows runs", description="List task runs, show one with its tree, or cancel one."
     )
-    add_common_options(parser)
+    # Only the actions take --url and --json: a subparser's defaults would overwrite values given before it.
+    parser.add_argument("--version", action="version", version=f"render-workflows {__version__}")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="the newest runs, subtasks included")
     add_common_options(listing)
@@ -97,7 +99,7 @@ def _subtree(root: RunNode, run_id: str) -> RunNode:
     for _, node in root.walk():
         if node.run.id == run_id:
             return node
-    return root
+    raise CommandError(f"task run {run_id} is not in the tree of its root {root.run.id}")
 
 
 def _cancel(session: Session, run_id: str) -> int:
