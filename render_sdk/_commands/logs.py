@@ -72,6 +72,10 @@ class _ServerOrStore:
 
 def _from_server(session: Session, run_id: str, follow: bool) -> int:
     api = Api(session.render)
+    if follow and session.err.is_terminal:
+        session.err.print(
+            f"Following the logs of {run_id} until it ends (Ctrl-C stops following).", style="dim"
+        )
     start: str | None = None
     last_seq = 0
     ended = False
