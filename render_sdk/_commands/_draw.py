@@ -132,7 +132,8 @@ def _parameters(parameters: list[dict[str, Any]] | None) -> str:
         if parameter.get("type"):
             text += f": {parameter['type']}"
         if parameter.get("hasDefault"):
-            text += f" = {json.dumps(parameter['default'])}" if "default" in parameter else " = ..."
+            default = parameter.get("default", "...")  # JSON text, as the worker registered it
+            text += f" = {default if isinstance(default, str) else json.dumps(default)}"
         shown.append(text)
     return ", ".join(shown) or "(none)"
 
