@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import signal
 import socket
+import subprocess
 from typing import Any
 
 import httpx
@@ -13,7 +18,7 @@ from render_sdk._version import __version__
 from tests.conftest import LocalRuntimeProcess
 from tests.local.processes import wait_until
 
-from .conftest import cli, cli_env, cli_json, spawn_cli
+from .conftest import CONSOLE_SCRIPT, WORKERS, cli, cli_env, cli_json, spawn_cli
 
 COMMANDS = ["tasks", "run", "runs", "runs list", "runs show", "runs cancel", "logs", "init", "dev"]
 
@@ -244,3 +249,48 @@ def test_a_server_that_is_not_running_is_one_line(args: list[str]) -> None:
     assert result.stderr.count("\n") == 1, result.stderr
     assert f"cannot reach {url}" in result.stderr
     assert "is `render-workflows dev` running there?" in result.stderr
+
+
+def test_run_follow_draws_live_on_a_terminal(server: LocalRuntimeProcess) -> None:
+    controller, terminal = pty.openpty()
+    try:
+        with subprocess.Popen(
+            [str(CONSOLE_SCRIPT), "run", "fan_out", "2", "--follow", "--url", server.url],
+            cwd=WORKERS,
+            env=cli_env(COLUMNS="120", TERM="xterm-256color"),
+            stdin=subprocess.DEVNULL,
+            stdout=terminal,
+            stderr=terminal,
+        ) as follower:
+            os.close(terminal)
+            drawn = b""
+            while True:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # EIO: the command exited and closed the terminal
+                    break
+                if not chunk:
+                    break
+                drawn += chunk
+            assert follower.wait(timeout=60) == 0
+    finally:
+        os.close(controller)
+    text = drawn.decode()
+    assert "\x1b[" in text  # drawn with colors and cursor moves, not printed line by line
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+    assert "└── square  completed" in plain
+    assert "result   [0, 1]" in plain
+
+
+def test_interrupting_run_follow_leaves_the_run_going(server: LocalRuntimeProcess) -> None:
+    with spawn_cli("run", "sleeps", "30", "--follow", "--url", server.url) as follower:
+        running = wait_until(lambda: latest_run(server, "sleeps", "running"), message="the run running")
+        assert follower.stdout is not None
+        wait_until(lambda: running["id"] in follower.stdout.readline(), message="the follower drawing it")
+        follower.send_signal(signal.SIGINT)
+        _, err = follower.communicate(timeout=30)
+    assert follower.returncode == 130
+    assert f"Stopped following {running['id']}; the run goes on" in err
+    assert "Traceback" not in err
+    assert cli_json("runs", "show", running["id"], "--url", server.url)["status"] == "running"
+    cli_json("runs", "cancel", running["id"], "--url", server.url)
