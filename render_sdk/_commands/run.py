@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from rich.console import Group
 from rich.live import Live
 
 from render_sdk.client.types import is_success, is_terminal
@@ -21,7 +20,7 @@ from ._draw import details_lines, format_duration, tree_view
 from ._shapes import details_json, run_json
 from ._shell import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, Session, command_parser, execute
 
-__all__ = ["EXIT_CANCELED", "follow_run", "run"]
+__all__ = ["EXIT_CANCELED", "run"]
 
 EXIT_CANCELED = 2
 
@@ -87,7 +86,7 @@ def _start(session: Session, task: str, input_data: list[Any] | dict[str, Any], 
     with session.progress(f"Starting {task}"):
         started = session.render.workflows.run_task(api.task_identifier(task), input_data)
     if follow:
-        return follow_run(session, api, started.id)
+        return _follow(session, api, started.id)
     if session.as_json:
         session.print_json(run_json(started.task_run, api.task_name(started.task_run.task_id)))
     else:
@@ -99,7 +98,7 @@ def _start(session: Session, task: str, input_data: list[Any] | dict[str, Any], 
     return EXIT_OK
 
 
-def follow_run(session: Session, api: Api, run_id: str) -> int:
+def _follow(session: Session, api: Api, run_id: str) -> int:
     """Show run ``run_id``'s tree until the run ends, then its result; return the exit status of its end."""
     try:
         tree = _watch(session, api, run_id)
@@ -128,7 +127,7 @@ def _watch(session: Session, api: Api, run_id: str) -> RunNode:
         with Live(console=session.out, auto_refresh=False) as live:
 
             def draw(tree: RunNode) -> None:
-                live.update(Group(tree_view(tree, datetime.now(timezone.utc))), refresh=True)
+                live.update(tree_view(tree, datetime.now(timezone.utc)), refresh=True)
 
             return _poll(api, run_id, draw)
     seen: dict[str, tuple[str, int]] = {}
