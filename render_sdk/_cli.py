@@ -30,7 +30,13 @@ class Subcommand(NamedTuple):
 
 SUBCOMMANDS = {
     "dev": Subcommand("render_sdk.local.cli:dev", "Run Render's workflow runtime on this machine."),
-    "logs": Subcommand("render_sdk.local.cli:logs", "Show the logs of task runs on the local runtime."),
+    "logs": Subcommand("render_sdk._commands.logs:logs", "Show (or follow) the logs of a task run."),
+    "tasks": Subcommand("render_sdk._commands.tasks:tasks", "List the registered tasks."),
+    "run": Subcommand("render_sdk._commands.run:run", "Start a task run; --follow shows its tree live."),
+    "runs": Subcommand(
+        "render_sdk._commands.runs:runs", "List task runs, show one with its tree, cancel one."
+    ),
+    "init": Subcommand("render_sdk._commands.init:init", "Create a new workflow project."),
 }
 """Every subcommand but ``MODULE:APP``; each takes the arguments after its name."""
 

@@ -102,10 +102,17 @@ def _start(
 ) -> LocalRuntimeProcess:
     store_args = ["--db", str(db_path)] if db_path is not None else ["--in-memory"]
     command = [sys.executable, "-m", "render_sdk", "dev", "--port", "0", *store_args, *args, "--", *worker]
+    return launch(command, cwd, {**_subprocess_env(), **(env or {})}, db_path)
+
+
+def launch(
+    command: Sequence[str], cwd: Path, env: dict[str, str], db_path: Path | None = None
+) -> LocalRuntimeProcess:
+    """Start a ``render-workflows dev`` command line as given and wait until it prints ``Ready at URL``."""
     process = subprocess.Popen(
         command,
         cwd=cwd,
-        env={**_subprocess_env(), **(env or {})},
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

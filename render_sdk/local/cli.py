@@ -1,44 +1,30 @@
-"""``render-workflows dev`` and ``render-workflows logs``: the local runtime's command line.
+"""``render-workflows dev``: the local runtime's command line.
 
 ::
 
     render-workflows dev [options] -- <worker command...>
     render-workflows dev [options] path/to/main.py
-    render-workflows logs RUN_ID [--url URL | --db PATH]
+
+The commands that talk to a running server (``tasks``, ``run``, ``runs``, ``logs``) are in
+:mod:`render_sdk._commands`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from render_sdk._protocol.local_dev import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_URL
+from render_sdk._protocol.local_dev import DEFAULT_HOST, DEFAULT_PORT
+from render_sdk._version import __version__
 from render_sdk.local.attempts.orchestrator import default_max_concurrency
 from render_sdk.local.attempts.worker_command import WorkerCommand, load_env_file
-from render_sdk.local.engine.store import Store
 
-__all__ = ["dev", "logs", "main"]
+__all__ = ["dev"]
 
 DEFAULT_DB = Path(".render") / "local-runtime.sqlite3"
-
-
-def main(argv: Sequence[str]) -> int:
-    """Run ``dev`` or ``logs`` (``argv[0]``) with the remaining arguments; returns the exit status."""
-    command, *rest = argv
-    if command == "dev":
-        return dev(rest)
-    if command == "logs":
-        return logs(rest)
-    print(f"render-workflows: unknown local command {command!r} (expected dev or logs)", file=sys.stderr)
-    return 2
 
 
 def _dev_parser() -> argparse.ArgumentParser:
@@ -49,6 +35,7 @@ def _dev_parser() -> argparse.ArgumentParser:
         "render-workflows dev [options] main.py",
         epilog="Example: render-workflows dev -- python workflows/main.py",
     )
+    parser.add_argument("--version", action="version", version=f"render-workflows {__version__}")
     parser.add_argument(
         "--host", default=DEFAULT_HOST, help=f"interface to listen on (default: {DEFAULT_HOST})"
     )
@@ -149,74 +136,3 @@ def dev(argv: Sequence[str]) -> int:
 
 def _echo(line: str) -> None:
     print(line, flush=True)
-
-
-def logs(argv: Sequence[str]) -> int:
-    """``render-workflows logs`` with ``argv`` (the arguments after ``logs``); returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog="render-workflows logs", description="Print what a task run's worker processes wrote."
-    )
-    parser.add_argument("run_id", help="the task run (trn-...)")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument(
-        "--url", help=f"a running local runtime (default: RENDER_LOCAL_DEV_URL or {DEFAULT_URL})"
-    )
-    source.add_argument(
-        "--db", type=Path, help=f"read the store directly (default when no server answers: {DEFAULT_DB})"
-    )
-    args = parser.parse_args(list(argv))
-    if args.db is not None:
-        return _logs_from_db(args.db, args.run_id)
-    url = args.url or os.environ.get("RENDER_LOCAL_DEV_URL") or DEFAULT_URL
-    try:
-        return _logs_from_server(url, args.run_id)
-    except urllib.error.URLError as exc:
-        if args.url is None and DEFAULT_DB.is_file():
-            return _logs_from_db(DEFAULT_DB, args.run_id)
-        print(f"render-workflows logs: cannot reach {url}: {exc.reason}", file=sys.stderr)
-        return 1
-
-
-def _logs_from_server(url: str, run_id: str) -> int:
-    base = url.rstrip("/")
-    start: str | None = None
-    while True:
-        query = {"taskRun": run_id, "limit": "1000", **({"startTime": start} if start else {})}
-        try:
-            with urllib.request.urlopen(
-                f"{base}/v1/logs?{urllib.parse.urlencode(query)}", timeout=30
-            ) as response:
-                page = json.load(response)
-        except urllib.error.HTTPError as exc:
-            print(
-                f"render-workflows logs: {exc.code}: {exc.read().decode(errors='replace')}", file=sys.stderr
-            )
-            return 1
-        for log in page["logs"]:
-            labels = {label["name"]: label["value"] for label in log["labels"]}
-            _print_log(
-                log["timestamp"], int(labels.get("attempt", 0)), labels.get("type", "stdout"), log["message"]
-            )
-        if not page["hasMore"]:
-            return 0
-        start = page["nextStartTime"]
-
-
-def _logs_from_db(path: Path, run_id: str) -> int:
-    if not path.is_file():
-        print(f"render-workflows logs: no store at {path}", file=sys.stderr)
-        return 1
-    store = Store(path)
-    try:
-        if store.get_run(run_id) is None:
-            print(f"render-workflows logs: task run {run_id} not found in {path}", file=sys.stderr)
-            return 1
-        for record in store.logs([run_id]):
-            _print_log(record.timestamp.isoformat(), record.attempt, record.stream, record.message)
-    finally:
-        store.close()
-    return 0
-
-
-def _print_log(moment: str, attempt: int, stream: str, message: str) -> None:
-    print(f"{moment}  attempt {attempt}  {stream}  {message}", file=sys.stdout)
