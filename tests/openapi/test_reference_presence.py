@@ -1,4 +1,4 @@
-"""Without the reference OpenAPI document the conformance test skips, with one line of reason, unless CI is set.
+"""Without the reference OpenAPI document the conformance test skips with a one-line reason, unless CI is set.
 
 The conformance module runs in a child pytest with ``RENDER_SDK_OPENAPI_REFERENCE`` pointing at a file that
 does not exist, as in a fresh clone that has no ``../shared/`` beside it.

@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 from render_sdk._protocol.strict_json import MAX_DEPTH, MAX_INTEGER_DIGITS, InvalidJSON, dumps, loads
 
-PROPERTY = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 LONG_INTEGER = "9" * (MAX_INTEGER_DIGITS + 1)
 
@@ -53,7 +55,7 @@ def test_rejects_with_problem_and_position(text: str, problem: str, column: int)
 
 def test_position_counts_lines() -> None:
     with pytest.raises(InvalidJSON, match=r"NaN is not a JSON value at line 3 column 5 \(char 11\)"):
-        loads('[\n  1,\n    NaN]')
+        loads("[\n  1,\n    NaN]")
 
 
 def test_invalid_utf8_names_the_byte() -> None:
@@ -116,7 +118,8 @@ def int_digit_limit() -> Iterator[None]:
 @pytest.mark.parametrize(("limit", "digits", "allowed"), [(1000, 2000, 1000), (0, 5000, MAX_INTEGER_DIGITS)])
 def test_integer_limit_holds_whatever_the_interpreter_allows(limit: int, digits: int, allowed: int) -> None:
     sys.set_int_max_str_digits(limit)
-    with pytest.raises(InvalidJSON, match=f"integer of {digits} digits is longer than the limit of {allowed}"):
+    expected = f"integer of {digits} digits is longer than the limit of {allowed}"
+    with pytest.raises(InvalidJSON, match=expected):
         loads(f'["x", {"7" * digits}]')
 
 
@@ -132,7 +135,9 @@ LEAVES = (
     | TRICKY_STRINGS
 )
 JSON_VALUES = st.recursive(
-    LEAVES, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5), max_leaves=30
+    LEAVES,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
+    max_leaves=30,
 )
 BAD_TOKENS = st.sampled_from(
     ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "12e9999", LONG_INTEGER, '"\\ud800"', '"\\udfff"']
@@ -151,7 +156,7 @@ def test_valid_documents_decode_as_json_does(value: Any) -> None:
 @given(JSON_VALUES, BAD_TOKENS, JSON_VALUES)
 def test_a_bad_token_is_reported_where_it_is(before: Any, bad: str, after: Any) -> None:
     prefix = f'{{"before": {dumps(before)}, "bad": ['
-    text = f"{prefix}{bad}], \"after\": {dumps(after)}}}"
+    text = f'{prefix}{bad}], "after": {dumps(after)}}}'
     with pytest.raises(InvalidJSON) as caught:
         loads(text)
     position = caught.value.position
@@ -161,7 +166,7 @@ def test_a_bad_token_is_reported_where_it_is(before: Any, bad: str, after: Any) 
 
 
 @PROPERTY
-@given(st.lists(st.sampled_from(["[", "{\"k\":"]), min_size=1, max_size=MAX_DEPTH + 50))
+@given(st.lists(st.sampled_from(["[", '{"k":']), min_size=1, max_size=MAX_DEPTH + 50))
 def test_nesting_is_rejected_exactly_past_the_limit(openers: list[str]) -> None:
     closers = "".join("]" if opener == "[" else "}" for opener in reversed(openers))
     text = "".join(openers) + "0" + closers
