@@ -11,9 +11,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from render_sdk.local._events import EventBus
-from render_sdk.local._state import RunStates
-from render_sdk.local._store import Store
+from render_sdk.local.engine.states import RunStates
+from render_sdk.local.engine.store import Store
 
 
 def main(db: Path, task_name: str, total: int) -> None:
@@ -24,9 +23,9 @@ def main(db: Path, task_name: str, total: int) -> None:
         task = store.get_task_by_name(task_name)
         if task is None:
             raise SystemExit(f"no task {task_name!r} in {db}; start the server once so it registers")
-        states = RunStates(store, EventBus())
+        states = RunStates(store)
         for i in range(have, total):
-            run, _ = states.create_run(task, [i])
+            run = states.create_run(task, [i])
             started = states.start_attempt(run.id)
             assert started is not None
             if not states.complete_attempt(run.id, started[1], [None]):

@@ -4,14 +4,26 @@ The local runtime serves Render's public REST API and task-run event stream (``o
 worker's tasks, and runs every task-run attempt as a process of the worker command, talking to it over the
 callback API on a private Unix socket. Runs, attempts and logs are kept in SQLite, so they survive restarts.
 
+Layers: :mod:`~render_sdk.local.engine` (records, store, state machine; no HTTP, no processes),
+:mod:`~render_sdk.local.api` (REST routes and the event stream) and :mod:`~render_sdk.local.attempts`
+(orchestrator, callback endpoint, processes), wired together by :mod:`~render_sdk.local.runtime`.
+
 Use it from the command line (``render-workflows dev -- python workflows/main.py``) or embed it::
 
     runtime = LocalRuntime(DevOptions(command=WorkerCommand.from_args(["workflows/main.py"], Path.cwd(), {})))
     await runtime.serve()
+
+Importing this package is cheap: the names below load their modules (and uvicorn, starlette) on first use.
 """
 
-from render_sdk.local._runtime import DevOptions, LocalRuntime, PortInUseError, default_max_concurrency
-from render_sdk.local._worker_command import WorkerCommand, load_env_file
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from render_sdk.local.attempts.worker_command import WorkerCommand, load_env_file
+    from render_sdk.local.runtime import DevOptions, LocalRuntime, PortInUseError, default_max_concurrency
 
 __all__ = [
     "DevOptions",
@@ -21,3 +33,19 @@ __all__ = [
     "default_max_concurrency",
     "load_env_file",
 ]
+
+_HOMES = {
+    "DevOptions": "render_sdk.local.runtime",
+    "LocalRuntime": "render_sdk.local.runtime",
+    "PortInUseError": "render_sdk.local.runtime",
+    "default_max_concurrency": "render_sdk.local.runtime",
+    "WorkerCommand": "render_sdk.local.attempts.worker_command",
+    "load_env_file": "render_sdk.local.attempts.worker_command",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'render_sdk.local' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

@@ -20,13 +20,13 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from render_sdk.local._runtime import DevOptions, LocalRuntime, PortInUseError, default_max_concurrency
-from render_sdk.local._store import Store
-from render_sdk.local._worker_command import WorkerCommand, load_env_file
+from render_sdk._protocol.local_dev import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_URL
+from render_sdk.local.attempts.worker_command import WorkerCommand, load_env_file
+from render_sdk.local.engine.store import Store
+from render_sdk.local.runtime import DevOptions, LocalRuntime, PortInUseError, default_max_concurrency
 
-__all__ = ["main"]
+__all__ = ["dev", "logs", "main"]
 
-DEFAULT_PORT = 8120
 DEFAULT_DB = Path(".render") / "local-runtime.sqlite3"
 
 
@@ -34,9 +34,9 @@ def main(argv: Sequence[str]) -> int:
     """Run ``dev`` or ``logs`` (``argv[0]``) with the remaining arguments; returns the exit status."""
     command, *rest = argv
     if command == "dev":
-        return _dev(rest)
+        return dev(rest)
     if command == "logs":
-        return _logs(rest)
+        return logs(rest)
     print(f"render-workflows: unknown local command {command!r} (expected dev or logs)", file=sys.stderr)
     return 2
 
@@ -49,7 +49,9 @@ def _dev_parser() -> argparse.ArgumentParser:
         "render-workflows dev [options] main.py",
         epilog="Example: render-workflows dev -- python workflows/main.py",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"interface to listen on (default: {DEFAULT_HOST})"
+    )
     parser.add_argument(
         "--port",
         type=int,
@@ -81,11 +83,14 @@ def _dev_parser() -> argparse.ArgumentParser:
         help="start attempts faster: fork each from a pre-imported copy of a Python worker "
         "(falls back to a process per attempt when that is not safe)",
     )
+    # For the runtime's own tests: attempts time out after this many seconds instead of their task's timeout.
+    parser.add_argument("--test-timeout-seconds", type=float, help=argparse.SUPPRESS)
     parser.add_argument("script", nargs="?", help="shorthand for `-- python SCRIPT`")
     return parser
 
 
-def _dev(argv: Sequence[str]) -> int:
+def dev(argv: Sequence[str]) -> int:
+    """``render-workflows dev`` with ``argv`` (the arguments after ``dev``); returns the exit status."""
     args_list = list(argv)
     worker_args: list[str] = []
     if "--" in args_list:
@@ -126,6 +131,7 @@ def _dev(argv: Sequence[str]) -> int:
         verbose=args.verbose,
         watch=not args.no_watch,
         prefork=args.prefork,
+        test_timeout_seconds=args.test_timeout_seconds,
     )
     runtime = LocalRuntime(options, echo=_echo)
     try:
@@ -142,14 +148,15 @@ def _echo(line: str) -> None:
     print(line, flush=True)
 
 
-def _logs(argv: Sequence[str]) -> int:
+def logs(argv: Sequence[str]) -> int:
+    """``render-workflows logs`` with ``argv`` (the arguments after ``logs``); returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="render-workflows logs", description="Print what a task run's worker processes wrote."
     )
     parser.add_argument("run_id", help="the task run (trn-...)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
-        "--url", help="a running local runtime (default: RENDER_LOCAL_DEV_URL or 127.0.0.1:8120)"
+        "--url", help=f"a running local runtime (default: RENDER_LOCAL_DEV_URL or {DEFAULT_URL})"
     )
     source.add_argument(
         "--db", type=Path, help=f"read the store directly (default when no server answers: {DEFAULT_DB})"
@@ -157,7 +164,7 @@ def _logs(argv: Sequence[str]) -> int:
     args = parser.parse_args(list(argv))
     if args.db is not None:
         return _logs_from_db(args.db, args.run_id)
-    url = args.url or os.environ.get("RENDER_LOCAL_DEV_URL") or f"http://127.0.0.1:{DEFAULT_PORT}"
+    url = args.url or os.environ.get("RENDER_LOCAL_DEV_URL") or DEFAULT_URL
     try:
         return _logs_from_server(url, args.run_id)
     except urllib.error.URLError as exc:

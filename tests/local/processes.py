@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from render_sdk.local.attempts.processes import proc_stat
+
 
 def wait_until(condition: Any, timeout: float = 30.0, message: str = "condition") -> Any:
     """Poll ``condition()`` until it returns something truthy, and return that; fail after ``timeout``."""
@@ -20,17 +22,15 @@ def wait_until(condition: Any, timeout: float = 30.0, message: str = "condition"
 
 def pid_alive(pid: int) -> bool:
     """Whether ``pid`` is a live process (a zombie counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2] not in "ZX"
+    stat = proc_stat(pid)
+    return stat is not None and stat.running
 
 
 def parent_of(pid: int) -> int:
     """The parent pid of ``pid``."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rfind(")") + 2 :].split()[1])
+    stat = proc_stat(pid)
+    assert stat is not None, f"no process {pid}"
+    return stat.ppid
 
 
 def peak_concurrency(log_path: Path) -> int:

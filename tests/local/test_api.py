@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from render_sdk.local._callback_api import RESULT_HOLD_SECONDS
+from render_sdk.local.attempts.callback_endpoint import RESULT_HOLD_SECONDS
 
 WORKERS = Path(__file__).resolve().parent / "workers"
 EXAMPLE_WORKFLOWS = Path(__file__).resolve().parents[2] / "examples" / "workflows"

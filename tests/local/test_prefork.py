@@ -21,7 +21,7 @@ import pytest
 
 from render_sdk import Render, RenderSync
 from render_sdk.client.errors import TaskRunError
-from render_sdk.local._prefork import NotPreforkable, PythonCommand, parse_python_command
+from render_sdk.local.attempts.prefork import NotPreforkable, PythonCommand, parse_python_command
 
 from .processes import parent_of, peak_concurrency, pid_alive, wait_until
 

@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from render_sdk.local._process import _group_alive
-from render_sdk.local._runtime import _bind
-from render_sdk.local._socket_server import Reply, SocketServer
+from render_sdk.local.attempts.processes import _group_alive
+from render_sdk.local.attempts.socket_server import Reply, SocketServer
+from render_sdk.local.runtime import _bind
 
 DEADLINE_SECONDS = 10.0
 

@@ -29,19 +29,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from render_sdk.local._errors import ApiError
-from render_sdk.local._events import EventBus
-from render_sdk.local._orchestrator import Orchestrator
-from render_sdk.local._rest_models import (
+from render_sdk.local.api.errors import ApiError, from_engine
+from render_sdk.local.api.events_stream import stream_task_run_events
+from render_sdk.local.api.models import (
     task_model,
     task_run_details_model,
     task_run_model,
     workflow_model,
     workflow_version_model,
 )
-from render_sdk.local._sse import stream_task_run_events
-from render_sdk.local._state import TERMINAL_STATUSES
-from render_sdk.local._store import LogRecord, RunRecord, Store, TaskRecord, timestamp
+from render_sdk.local.engine.errors import EngineError
+from render_sdk.local.engine.records import TERMINAL_STATUSES, LogRecord, RunRecord, TaskRecord, timestamp
+from render_sdk.local.engine.states import RunStates
+from render_sdk.local.engine.store import Store
 
 __all__ = ["build_app", "resolve_task"]
 
@@ -67,14 +67,12 @@ def resolve_task(store: Store, identifier: str) -> TaskRecord | None:
     return task if task is not None and task.active else None
 
 
-def build_app(
-    store: Store, orchestrator: Orchestrator, bus: EventBus, heartbeat_seconds: float = 15.0
-) -> Starlette:
+def build_app(store: Store, states: RunStates, heartbeat_seconds: float = 15.0) -> Starlette:
     """The ASGI app for the REST API, the event stream and the logs."""
-    api = _Handlers(store, orchestrator)
+    api = _Handlers(store, states)
 
     async def events(request: Request) -> Response:
-        return await stream_task_run_events(request, store, bus, heartbeat_seconds)
+        return await stream_task_run_events(request, store, states.bus, heartbeat_seconds)
 
     def guarded(
         handler: Callable[[Request], Awaitable[Response]],
@@ -84,6 +82,9 @@ def build_app(
                 return await handler(request)
             except ApiError as exc:
                 return error_response(exc.status, exc.message, exc.headers)
+            except EngineError as exc:
+                error = from_engine(exc)
+                return error_response(error.status, error.message)
 
         return endpoint
 
@@ -158,9 +159,9 @@ class _RunItems:
 
 
 class _Handlers:
-    def __init__(self, store: Store, orchestrator: Orchestrator) -> None:
+    def __init__(self, store: Store, states: RunStates) -> None:
         self._store = store
-        self._orchestrator = orchestrator
+        self._states = states
         self._run_items = _RunItems(store)
 
     # ---- tasks ---------------------------------------------------------------------------------------------
@@ -212,7 +213,7 @@ class _Handlers:
         problem = _check_arguments(task, input_value)
         if problem is not None:
             raise ApiError(400, problem)
-        run = self._orchestrator.create_run(task, input_value)
+        run = self._states.create_run(task, input_value)
         return _json(task_run_model(run, self._store.attempts(run.id)).to_dict(), status=202)
 
     async def list_task_runs(self, request: Request) -> Response:
@@ -244,16 +245,7 @@ class _Handlers:
         return _json(task_run_details_model(run, self._store.attempts(run_id)).to_dict())
 
     async def cancel_task_run(self, request: Request) -> Response:
-        run_id = request.path_params["task_run_id"]
-        run = self._store.get_run(run_id)
-        if run is None:
-            raise ApiError(404, f"task run {run_id} not found")
-        if run.status in TERMINAL_STATUSES:
-            raise ApiError(
-                409,
-                f"task run {run_id} is already {run.status}; only pending or running runs can be canceled",
-            )
-        self._orchestrator.cancel(run_id)
+        self._states.cancel_tree(request.path_params["task_run_id"])
         return Response(status_code=204)
 
     # ---- workflows and versions -----------------------------------------------------------------------
@@ -396,11 +388,11 @@ def _task_name(slug: str) -> str:
 
 def _check_arguments(task: TaskRecord, input_value: list[Any] | dict[str, Any]) -> str | None:
     """Compare the input with the parameters the worker registered; None when it fits or nothing is known."""
-    parameters: Sequence[dict[str, Any]] | None = task.definition.get("parameters")
+    parameters = task.spec.parameters
     if not parameters:
         return None
-    names = [parameter["name"] for parameter in parameters]
-    required = [parameter["name"] for parameter in parameters if not parameter.get("has_default")]
+    names = [parameter.name for parameter in parameters]
+    required = [parameter.name for parameter in parameters if not parameter.has_default]
     signature = f"{task.name}({', '.join(names)})"
     if isinstance(input_value, list):
         if len(input_value) > len(names):

@@ -4,34 +4,34 @@ One connection, used from the event loop's thread; every query is small and inde
 from coroutines costs well under a millisecond. WAL mode keeps readers and the writer out of each other's way,
 and a committed transaction survives the server being killed, so a run is durable before its 202 goes out.
 
-Only ``render_sdk.local._state`` changes a run's status; this module offers the reads and raw writes it uses.
+Only :mod:`render_sdk.local.engine.states` changes a run's status; this module offers the reads and raw
+writes it uses.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from render_sdk._protocol.strict_json import dumps
+from render_sdk.local.engine.records import (
+    AttemptRecord,
+    LogRecord,
+    RunRecord,
+    TaskRecord,
+    TaskSpec,
+    VersionRecord,
+    WorkflowRecord,
+    from_timestamp,
+    timestamp,
+)
 
-__all__ = [
-    "AttemptRecord",
-    "LogRecord",
-    "RunRecord",
-    "Store",
-    "TaskRecord",
-    "VersionRecord",
-    "WorkflowRecord",
-    "from_timestamp",
-    "now",
-    "timestamp",
-]
+__all__ = ["Store"]
 
 SCHEMA_VERSION = 1
 
@@ -121,133 +121,6 @@ _MIGRATIONS: Sequence[str] = (
     INSERT INTO counters (name, value) VALUES ('event_seq', 0);
     """,
 )
-
-
-def now() -> datetime:
-    """The current time, in UTC."""
-    return datetime.now(timezone.utc)
-
-
-def timestamp(moment: datetime) -> str:
-    """Fixed-width ISO 8601 text, so stored timestamps sort as strings."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def from_timestamp(text: str | None) -> datetime | None:
-    """Parse a timestamp written by :func:`timestamp`."""
-    return None if text is None else datetime.fromisoformat(text)
-
-
-@dataclass(frozen=True)
-class WorkflowRecord:
-    """The one local workflow."""
-
-    id: str
-    slug: str
-    run_command: str
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class VersionRecord:
-    """One registration of the worker's tasks."""
-
-    id: str
-    workflow_id: str
-    name: str
-    status: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class TaskRecord:
-    """A registered task; ``definition`` is the worker's TaskDefinition as sent (snake_case JSON)."""
-
-    seq: int
-    id: str
-    name: str
-    workflow_id: str
-    workflow_version_id: str
-    definition: dict[str, Any]
-    active: bool
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """A task run as stored.
-
-    Its input and results stay JSON text until read (``input``, ``results``): most reads of a run (state
-    transitions, a page of runs) never look at them, and they can be large.
-    """
-
-    seq: int
-    id: str
-    task_id: str
-    task_name: str
-    workflow_id: str
-    workflow_version_id: str
-    status: str
-    input_json: str
-    results_json: str | None
-    error: str | None
-    parent_id: str | None
-    parent_attempt: int | None
-    root_id: str
-    max_retries: int
-    wait_duration_ms: int
-    backoff_factor: float
-    timeout_seconds: int | None
-    created_at: datetime
-    queued_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
-    next_attempt_at: datetime | None
-    terminal_seq: int | None
-
-    @functools.cached_property
-    def input(self) -> Any:
-        """The run's input: a JSON array of positional arguments or an object of named ones."""
-        return json.loads(self.input_json)
-
-    @functools.cached_property
-    def results(self) -> list[Any] | None:
-        """What the run returned, once completed."""
-        results: list[Any] | None = _json(self.results_json)
-        return results
-
-
-@dataclass(frozen=True)
-class AttemptRecord:
-    """One attempt of a run (0-indexed); its results stay JSON text until read, as a run's do."""
-
-    run_id: str
-    attempt: int
-    status: str
-    enqueued_at: datetime
-    started_at: datetime
-    completed_at: datetime | None
-    error: str | None
-    results_json: str | None
-
-    @functools.cached_property
-    def results(self) -> list[Any] | None:
-        """What the attempt returned, if it completed."""
-        results: list[Any] | None = _json(self.results_json)
-        return results
-
-
-@dataclass(frozen=True)
-class LogRecord:
-    """One line a worker printed."""
-
-    seq: int
-    run_id: str
-    attempt: int
-    stream: str
-    timestamp: datetime
-    message: str
 
 
 class Store:
@@ -351,7 +224,7 @@ class Store:
                 task.name,
                 task.workflow_id,
                 task.workflow_version_id,
-                dumps(task.definition),
+                dumps(task.spec.to_json()),
                 int(task.active),
                 timestamp(task.created_at),
             ),
@@ -601,10 +474,6 @@ def _dt(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
 def _version(row: sqlite3.Row) -> VersionRecord:
     return VersionRecord(
         id=row["id"],
@@ -622,7 +491,7 @@ def _task(row: sqlite3.Row) -> TaskRecord:
         name=row["name"],
         workflow_id=row["workflow_id"],
         workflow_version_id=row["workflow_version_id"],
-        definition=json.loads(row["definition_json"]),
+        spec=TaskSpec.from_json(json.loads(row["definition_json"])),
         active=bool(row["active"]),
         created_at=_dt(row["created_at"]),
     )

@@ -12,9 +12,10 @@ import os
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["WorkerProcess"]
+__all__ = ["LineSink", "ProcStat", "WorkerProcess", "pid_running", "proc_stat"]
 
 GRACE_SECONDS = 2.0
 _LINE_LIMIT = 1 << 20
@@ -185,12 +186,54 @@ def _running_member(pgid: int) -> bool:
     for entry in _PROC.iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Fields after the parenthesised command name: state, ppid, pgrp, ...
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+        stat = proc_stat(int(entry.name))
+        if stat is not None and stat.pgrp == pgid and stat.running:
             return True
     return False
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    """What ``/proc/<pid>/stat`` says about a process.
+
+    Attributes:
+        state: One letter: R, S, D, ... (Z: a zombie waiting to be reaped, X: dead).
+        ppid: Its parent.
+        pgrp: Its process group.
+        start_time: When it started, in clock ticks since boot: with the pid, it names one process for good.
+    """
+
+    state: str
+    ppid: int
+    pgrp: int
+    start_time: int
+
+    @property
+    def running(self) -> bool:
+        """Whether it still runs (a zombie does not)."""
+        return self.state not in ("Z", "X")
+
+
+def proc_stat(pid: int) -> ProcStat | None:
+    """Read ``/proc/<pid>/stat``; None when there is no such process (or no ``/proc``)."""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # The command name is in parentheses and may itself contain spaces and parentheses.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return ProcStat(state=fields[0], ppid=int(fields[1]), pgrp=int(fields[2]), start_time=int(fields[19]))
+
+
+def pid_running(pid: int) -> bool:
+    """Whether ``pid`` is running (a zombie waiting to be reaped does not count)."""
+    if _PROC.is_dir():
+        stat = proc_stat(pid)
+        return stat is not None and stat.running
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

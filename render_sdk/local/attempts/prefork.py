@@ -10,10 +10,10 @@ one child per attempt. The contract of a cold start is kept:
   socket, the attempt's two variables in its environment, stdin on ``/dev/null``, and stdout/stderr on pipes
   the runtime created (passed with SCM_RIGHTS), so its output is captured line by line into the attempt's
   log;
-* the runtime supervises it with the same :class:`~render_sdk.local._process.WorkerProcess` logic (signals
-  to its process group, SIGTERM then SIGKILL), so timeouts, cancellation, "exited before reporting a result"
-  and the ``max_concurrency`` slots behave as for cold starts. The runtime is not its parent: the zygote
-  reports each child's pid when it forks it and its exit status when it reaps it;
+* the runtime supervises it with the same :class:`~render_sdk.local.attempts.processes.WorkerProcess` logic
+  (signals to its process group, SIGTERM then SIGKILL), so timeouts, cancellation, "exited before reporting a
+  result" and the ``max_concurrency`` slots behave as for cold starts. The runtime is not its parent: the
+  zygote reports each child's pid when it forks it and its exit status when it reaps it;
 * registration stays a cold start (once per registration), and the zygote is restarted after every
   registration (at startup and when a source file changes) so attempts run the current code, and again when
   it dies.
@@ -35,7 +35,6 @@ import asyncio
 import collections
 import contextlib
 import itertools
-import json
 import os
 import re
 import socket
@@ -45,10 +44,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from render_sdk.local._process import GRACE_SECONDS, LineSink, WorkerProcess
-from render_sdk.local._worker_command import WorkerCommand, attempt_variables
+from render_sdk._protocol.prefork import FDS_PER_FORK, LineReader, RuntimeMessage, ZygoteMessage, encode
+from render_sdk._protocol.worker_env import attempt_variables
+from render_sdk.local.attempts.processes import GRACE_SECONDS, LineSink, WorkerProcess, pid_running
+from render_sdk.local.attempts.worker_command import WorkerCommand
 
-__all__ = ["NotPreforkable", "Prefork", "PythonCommand", "ZygoteError", "parse_python_command"]
+__all__ = [
+    "NotPreforkable",
+    "Prefork",
+    "PythonCommand",
+    "ZygoteConnection",
+    "ZygoteError",
+    "parse_python_command",
+]
 
 ZYGOTE_MODULE = "render_sdk.workflows._zygote"
 READY_TIMEOUT = 60.0
@@ -130,7 +138,7 @@ class _Child:
     exited: asyncio.Future[int | None]
 
 
-class _Zygote:
+class ZygoteConnection:
     """The runtime's side of one zygote: its process and its control connection."""
 
     def __init__(self, process: WorkerProcess, connection: socket.socket) -> None:
@@ -160,7 +168,7 @@ class _Zygote:
         stderr_read, stderr_write = os.pipe()
         try:
             try:
-                await self._send({"op": "fork", "id": request_id, "env": env}, (stdout_write, stderr_write))
+                await self._send({"op": "fork", "id": request_id, "env": env}, [stdout_write, stderr_write])
             finally:  # the child has its own copies; the runtime keeps only the read ends
                 os.close(stdout_write)
                 os.close(stderr_write)
@@ -183,8 +191,9 @@ class _Zygote:
         await asyncio.wait({self._reader})
         self.connection.close()
 
-    async def _send(self, message: dict[str, Any], fds: Sequence[int] = ()) -> None:
-        data = json.dumps(message).encode() + b"\n"
+    async def _send(self, message: RuntimeMessage, fds: Sequence[int] = ()) -> None:
+        assert len(fds) in (0, FDS_PER_FORK)
+        data = encode(message)
         loop = asyncio.get_running_loop()
         async with self._send_lock:
             try:
@@ -200,37 +209,35 @@ class _Zygote:
 
     async def _read(self) -> None:
         loop = asyncio.get_running_loop()
-        buffer = b""
+        reader = LineReader()
         try:
             while True:
                 data = await loop.sock_recv(self.connection, 1 << 16)
                 if not data:
                     return
-                buffer += data
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    self._dispatch(json.loads(line))
+                messages: list[ZygoteMessage] = reader.feed(data)
+                for message in messages:
+                    self._dispatch(message)
         except OSError:
             return
         finally:
             self._on_gone()
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
-        event = message["event"]
-        if event in ("ready", "refused"):
+    def _dispatch(self, message: ZygoteMessage) -> None:
+        if message["event"] == "ready" or message["event"] == "refused":
             if not self.ready.done():
-                self.ready.set_result(message.get("reason"))
+                self.ready.set_result(message["reason"] if message["event"] == "refused" else None)
             return
         child = self._children.get(message["id"])
         if child is None:  # its fork() was abandoned
             return
-        if event == "forked":
+        if message["event"] == "forked":
             if not child.pid.done():
                 child.pid.set_result(message["pid"])
-        elif event == "fork_failed":
+        elif message["event"] == "fork_failed":
             del self._children[message["id"]]
             child.pid.set_exception(ZygoteError(f"fork failed: {message['error']}"))
-        elif event == "exited":
+        else:
             del self._children[message["id"]]
             child.exited.set_result(message["status"])
 
@@ -268,9 +275,9 @@ class Prefork:
         self._socket_dir = socket_dir
         self._echo = echo
         self._verbose = verbose
-        self._zygote: _Zygote | None = None
+        self._zygote: ZygoteConnection | None = None
         self._lock = asyncio.Lock()
-        self._retiring: dict[asyncio.Future[None], _Zygote] = {}
+        self._retiring: dict[asyncio.Future[None], ZygoteConnection] = {}
         self._socket_names = itertools.count()
         self._reported: str | None = None
         try:
@@ -321,7 +328,7 @@ class Prefork:
         if zygote is None:
             return None
         try:
-            return await zygote.fork(attempt_variables("run", socket_path), on_line)
+            return await zygote.fork(attempt_variables("run", str(socket_path)), on_line)
         except ZygoteError as exc:
             self._echo(f"Prefork: {exc}; starting this attempt cold")
             return None
@@ -349,7 +356,7 @@ class Prefork:
     def _forget_retirement(self, retirement: asyncio.Future[None]) -> None:
         del self._retiring[retirement]
 
-    async def _launch(self, python: PythonCommand) -> _Zygote | None:
+    async def _launch(self, python: PythonCommand) -> ZygoteConnection | None:
         """Start a zygote and wait until it is ready; None (and ``self._off`` set) if it is not."""
         self._off = None
         stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
@@ -389,7 +396,7 @@ class Prefork:
             control_path.unlink(missing_ok=True)
         connection, _ = accepted.result()
         connection.setblocking(False)
-        zygote = _Zygote(process, connection)
+        zygote = ZygoteConnection(process, connection)
         waiters: set[asyncio.Future[Any]] = {zygote.ready, exited}
         await asyncio.wait(waiters, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         if not zygote.ready.done() and exited.done():  # its last message may still be on the way
@@ -432,24 +439,7 @@ async def _writable(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> Non
 
 
 async def _wait_gone(pid: int, exited: asyncio.Future[int | None]) -> None:
-    while _pid_alive(pid):
+    while pid_running(pid):
         await asyncio.sleep(_POLL_SECONDS)
     if not exited.done():
         exited.set_result(None)
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is running (a zombie waiting to be reaped does not count)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return stat[stat.rfind(")") + 2] not in "ZX"

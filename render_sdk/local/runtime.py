@@ -21,19 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from render_sdk_callback_api.models import TaskDefinition
 
+from render_sdk._protocol.local_dev import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_URL
 from render_sdk._protocol.strict_json import dumps
-from render_sdk._protocol.wire import to_wire
-from render_sdk.local._api import build_app
-from render_sdk.local._events import EventBus
-from render_sdk.local._ids import new_id
-from render_sdk.local._orchestrator import Orchestrator
-from render_sdk.local._prefork import Prefork
-from render_sdk.local._registration import RegistrationError, register_tasks
-from render_sdk.local._state import RunStates
-from render_sdk.local._store import Store, TaskRecord, VersionRecord, WorkflowRecord, now
-from render_sdk.local._worker_command import WorkerCommand
+from render_sdk.local.api.app import build_app
+from render_sdk.local.attempts.launcher import WorkerLauncher
+from render_sdk.local.attempts.orchestrator import Limits, Orchestrator
+from render_sdk.local.attempts.prefork import Prefork
+from render_sdk.local.attempts.registration import RegistrationError, register_tasks
+from render_sdk.local.attempts.worker_command import WorkerCommand
+from render_sdk.local.engine.clock import Clock, SystemClock
+from render_sdk.local.engine.ids import new_id
+from render_sdk.local.engine.records import TaskRecord, TaskSpec, VersionRecord, WorkflowRecord
+from render_sdk.local.engine.states import RunStates
+from render_sdk.local.engine.store import Store
 
 __all__ = ["DevOptions", "LocalRuntime", "PortInUseError", "default_max_concurrency"]
 
@@ -64,17 +65,20 @@ class DevOptions:
         verbose: Echo every line workers print.
         watch: Register again when a source file under the working directory changes.
         prefork: Fork attempts from a pre-imported copy of the worker when it is a Python program.
+        test_timeout_seconds: For tests only: stop every attempt after this many seconds instead of its
+            task's timeout, so timeout tests need not wait Render's 30 s minimum.
     """
 
     command: WorkerCommand
-    host: str = "127.0.0.1"
-    port: int = 8120
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
     db_path: Path | None = None
     max_concurrency: int = 8
     workflow_slug: str = "workflow"
     verbose: bool = False
     watch: bool = True
     prefork: bool = False
+    test_timeout_seconds: float | None = None
 
 
 class LocalRuntime:
@@ -85,9 +89,12 @@ class LocalRuntime:
         echo: Prints a line for the user (the banner and status lines).
     """
 
-    def __init__(self, options: DevOptions, echo: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, options: DevOptions, echo: Callable[[str], None] = print, clock: Clock | None = None
+    ) -> None:
         self.options = options
         self._echo = echo
+        self._clock: Clock = clock if clock is not None else SystemClock()
         self._stop = asyncio.Event()
         self._prefork: Prefork | None = None
         self.url: str | None = None
@@ -129,17 +136,15 @@ class LocalRuntime:
     ) -> None:
         options = self.options
         assert self.url is not None
-        bus = EventBus()
-        states = RunStates(store, bus)
+        states = RunStates(store, clock=self._clock)
         orchestrator = Orchestrator(
             store,
             states,
-            options.command,
+            WorkerLauncher(options.command, self._prefork),
             socket_dir,
-            options.max_concurrency,
+            Limits(options.max_concurrency, options.test_timeout_seconds),
             self._echo,
             options.verbose,
-            self._prefork,
         )
         workflow = self._workflow(store)
         registration_error = await self._register(store, workflow, socket_dir)
@@ -148,7 +153,7 @@ class LocalRuntime:
         orchestrator.resume()
 
         config = uvicorn.Config(
-            build_app(store, orchestrator, bus),
+            build_app(store, states),
             log_level="warning",
             lifespan="off",
             timeout_graceful_shutdown=1,
@@ -181,7 +186,7 @@ class LocalRuntime:
 
     def _workflow(self, store: Store) -> WorkflowRecord:
         existing = store.get_workflow()
-        moment = now()
+        moment = self._clock.now()
         workflow = WorkflowRecord(
             id=existing.id if existing else new_id("wfl"),
             slug=self.options.workflow_slug,
@@ -199,7 +204,7 @@ class LocalRuntime:
             workflow_id=workflow.id,
             name=f"local-{store.count_versions() + 1}",
             status="ready",
-            created_at=now(),
+            created_at=self._clock.now(),
         )
         try:
             tasks = await register_tasks(self.options.command, socket_dir)
@@ -208,9 +213,9 @@ class LocalRuntime:
             return str(exc)
         with store.transaction():
             store.add_version(version)
-            for definition in tasks:
-                _store_task(store, workflow, version, definition)
-            store.deactivate_tasks_except(definition.name for definition in tasks)
+            for spec in tasks:
+                _store_task(store, workflow, version, spec)
+            store.deactivate_tasks_except(spec.name for spec in tasks)
         return None
 
     async def _watch(self, store: Store, workflow: WorkflowRecord, socket_dir: Path) -> None:
@@ -254,11 +259,7 @@ class LocalRuntime:
             lines.append(f"  Registration failed{'; using the tasks registered before' if tasks else ''}:")
             lines.extend(f"    {line}" for line in registration_error.splitlines())
         example = tasks[0] if tasks else None
-        env = (
-            "RENDER_USE_LOCAL_DEV=true"
-            if self.url == "http://127.0.0.1:8120"
-            else f"RENDER_LOCAL_DEV_URL={self.url}"
-        )
+        env = "RENDER_USE_LOCAL_DEV=true" if self.url == DEFAULT_URL else f"RENDER_LOCAL_DEV_URL={self.url}"
         body = dumps(
             {
                 "task": f"{workflow.slug}/{example.name if example else 'my_task'}",
@@ -323,22 +324,20 @@ def _bind(host: str, port: int) -> socket.socket:
 def _example_input(task: TaskRecord | None) -> list[Any]:
     """Placeholder arguments for the banner's example request, one per required parameter."""
     samples: dict[str, Any] = {"int": 3, "float": 1.5, "str": "text", "bool": True, "list": [], "dict": {}}
-    parameters = (task.definition.get("parameters") or []) if task is not None else []
-    return [samples.get(p.get("type", "")) for p in parameters if not p.get("has_default")]
+    parameters = task.spec.parameters if task is not None else ()
+    return [samples.get(p.type or "") for p in parameters if not p.has_default]
 
 
-def _store_task(
-    store: Store, workflow: WorkflowRecord, version: VersionRecord, definition: TaskDefinition
-) -> None:
-    existing = store.get_task_by_name(definition.name)
+def _store_task(store: Store, workflow: WorkflowRecord, version: VersionRecord, spec: TaskSpec) -> None:
+    existing = store.get_task_by_name(spec.name)
     store.upsert_task(
         TaskRecord(
             seq=0,
             id=existing.id if existing else new_id("tsk"),
-            name=definition.name,
+            name=spec.name,
             workflow_id=workflow.id,
             workflow_version_id=version.id,
-            definition=to_wire(definition),
+            spec=spec,
             active=True,
             created_at=existing.created_at if existing else version.created_at,
         )

@@ -26,7 +26,13 @@ from render_sdk_public_api.models import (
 )
 from render_sdk_public_api.types import UNSET
 
-from render_sdk.local._store import AttemptRecord, RunRecord, TaskRecord, VersionRecord, WorkflowRecord
+from render_sdk.local.engine.records import (
+    AttemptRecord,
+    RunRecord,
+    TaskRecord,
+    VersionRecord,
+    WorkflowRecord,
+)
 
 __all__ = [
     "task_model",

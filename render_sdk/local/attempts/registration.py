@@ -11,10 +11,12 @@ from typing import Any
 
 from render_sdk_callback_api.models import TaskDefinition, Tasks
 
+from render_sdk._protocol.retry import WIRE_DEFAULT_FACTOR
 from render_sdk._protocol.wire import WireError, from_wire
-from render_sdk.local._process import WorkerProcess
-from render_sdk.local._socket_server import HttpError, Reply, SocketServer
-from render_sdk.local._worker_command import WorkerCommand
+from render_sdk.local.attempts.processes import WorkerProcess
+from render_sdk.local.attempts.socket_server import HttpError, Reply, SocketServer
+from render_sdk.local.attempts.worker_command import WorkerCommand
+from render_sdk.local.engine.records import RetryPolicy, TaskParameter, TaskSpec
 
 __all__ = ["RegistrationError", "register_tasks"]
 
@@ -29,12 +31,12 @@ class RegistrationError(Exception):
 
 @dataclass(frozen=True)
 class _Registered:
-    tasks: list[TaskDefinition]
+    tasks: list[TaskSpec]
 
 
 async def register_tasks(
     command: WorkerCommand, socket_dir: Path, timeout: float = REGISTRATION_TIMEOUT
-) -> list[TaskDefinition]:
+) -> list[TaskSpec]:
     """Start the worker in register mode and return the tasks it posts to ``/register-tasks``.
 
     Raises:
@@ -57,7 +59,7 @@ async def register_tasks(
                 )
             raise HttpError(400, str(exc)) from exc
         if not registered.done():
-            registered.set_result(_Registered(tasks))
+            registered.set_result(_Registered([_spec(task) for task in tasks]))
         return Reply(200)
 
     stderr: list[str] = []
@@ -109,6 +111,27 @@ def _check_tasks(tasks: list[TaskDefinition]) -> None:
         if task.name in seen:
             raise ValueError(f"task {task.name!r} is registered twice")
         seen.add(task.name)
+
+
+def _spec(task: TaskDefinition) -> TaskSpec:
+    """The engine's typed definition of a task as the worker registered it; absent options take defaults."""
+    options = task.options
+    retry = options.retry
+    return TaskSpec(
+        name=task.name,
+        parameters=tuple(
+            TaskParameter(p.name, p.has_default, p.type, p.default_value) for p in task.parameters or ()
+        ),
+        retry=RetryPolicy()
+        if retry is None
+        else RetryPolicy(
+            max_retries=retry.max_retries,
+            wait_duration_ms=retry.wait_duration_ms,
+            factor=retry.factor or WIRE_DEFAULT_FACTOR,  # Render treats 0 as unset, too
+        ),
+        timeout_seconds=options.timeout_seconds,
+        plan=options.plan,
+    )
 
 
 def _tail(stderr: list[str]) -> str:

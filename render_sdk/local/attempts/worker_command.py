@@ -9,7 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["WorkerCommand", "attempt_variables", "load_env_file"]
+from render_sdk._protocol.worker_env import MODE_VARIABLE, SOCKET_VARIABLE, Mode, attempt_variables
+
+__all__ = ["WorkerCommand", "load_env_file"]
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,10 @@ class WorkerCommand:
         """The command as a shell would show it."""
         return shlex.join(self.argv)
 
-    def environment(self, mode: str, socket_path: Path) -> dict[str, str]:
+    def environment(self, mode: Mode, socket_path: Path) -> dict[str, str]:
         """The environment of a worker process in ``mode`` ("run" or "register")."""
         env = self.base_environment()
-        env.update(attempt_variables(mode, socket_path))
+        env.update(attempt_variables(mode, str(socket_path)))
         return env
 
     def base_environment(self) -> dict[str, str]:
@@ -58,17 +60,9 @@ class WorkerCommand:
         env.update(self.env)
         # Line-buffered output, so logs arrive as the task prints them rather than when the process exits.
         env.setdefault("PYTHONUNBUFFERED", "1")
-        for name in _ATTEMPT_VARIABLES:
+        for name in (MODE_VARIABLE, SOCKET_VARIABLE):
             env.pop(name, None)
         return env
-
-
-_ATTEMPT_VARIABLES = ("RENDER_SDK_MODE", "RENDER_SDK_SOCKET_PATH")
-
-
-def attempt_variables(mode: str, socket_path: Path) -> dict[str, str]:
-    """The variables that differ between worker processes: the mode and the process's own socket."""
-    return {"RENDER_SDK_MODE": mode, "RENDER_SDK_SOCKET_PATH": str(socket_path)}
 
 
 def load_env_file(path: Path) -> dict[str, str]:

@@ -11,10 +11,8 @@ subtask's result would arrive up to a pause late; with it, the answer goes out a
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from render_sdk_callback_api.models import (
     CallbackRequest,
@@ -28,43 +26,27 @@ from render_sdk_callback_api.models import (
 )
 
 from render_sdk._protocol.wire import WireError, decode_payload, encode_payload, from_wire, to_wire
-from render_sdk.local._socket_server import HttpError, Reply
-from render_sdk.local._state import RunStates
-from render_sdk.local._store import Store
+from render_sdk.local.attempts.socket_server import HttpError, Reply
+from render_sdk.local.engine.errors import Conflict, EngineError, NotFound
+from render_sdk.local.engine.states import RunStates
+from render_sdk.local.engine.store import Store
 
-__all__ = ["RESULT_HOLD_SECONDS", "AttemptEndpoint", "SubtaskStarter"]
+__all__ = ["RESULT_HOLD_SECONDS", "AttemptEndpoint"]
 
 RESULT_HOLD_SECONDS = 5.0
 
 
-class SubtaskStarter(Protocol):
-    """Starts a subtask run on behalf of a running attempt (the orchestrator)."""
-
-    def start_subtask(self, parent_id: str, parent_attempt: int, request: RunSubtaskRequest) -> str: ...
-
-
 class AttemptEndpoint:
-    """Answers the callback API for attempt ``attempt`` of run ``run_id``.
+    """Answers the callback API for attempt ``attempt`` of run ``run_id``: wire bodies in, transitions out.
 
-    ``outcome`` resolves once the worker has reported its result (whether or not the run accepted it).
+    What the worker reports goes to the state machine, which announces it; this endpoint tells nobody else.
     """
 
-    def __init__(
-        self,
-        run_id: str,
-        attempt: int,
-        store: Store,
-        states: RunStates,
-        subtasks: SubtaskStarter,
-        on_retry: Callable[[str, float], None],
-    ) -> None:
+    def __init__(self, run_id: str, attempt: int, store: Store, states: RunStates) -> None:
         self.run_id = run_id
         self.attempt = attempt
         self._store = store
         self._states = states
-        self._subtasks = subtasks
-        self._on_retry = on_retry
-        self.outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def __call__(self, method: str, path: str, body: bytes) -> Reply:
         route = (method, path.split("?", 1)[0])
@@ -107,16 +89,28 @@ class AttemptEndpoint:
             details = request.error.details
             if request.error.stack_trace:
                 details = f"{details}\n{request.error.stack_trace}"
-            retry = self._states.fail_attempt(self.run_id, self.attempt, details)
-            if retry is not None:
-                self._on_retry(retry.run_id, retry.delay)
-        if not self.outcome.done():
-            self.outcome.set_result(None)
+            self._states.fail_attempt(self.run_id, self.attempt, details)
         return Reply(200)
 
     def _run_subtask(self, request: RunSubtaskRequest) -> Reply:
-        task_run_id = self._subtasks.start_subtask(self.run_id, self.attempt, request)
-        return Reply(200, to_wire(RunSubtaskResponse(task_run_id=task_run_id)))
+        try:
+            input_value = decode_payload(request.input, "input")
+        except WireError as exc:
+            raise HttpError(400, str(exc)) from exc
+        if input_value is None:
+            input_value = []
+        if not isinstance(input_value, (list, dict)):
+            raise HttpError(400, f"input must be a JSON array or object, got {type(input_value).__name__}")
+        idempotency = None
+        if request.idempotency_key:
+            idempotency = (request.idempotency_key, request.created_at or "")
+        try:
+            run, _ = self._states.create_subtask(
+                self.run_id, self.attempt, request.task_name, input_value, idempotency
+            )
+        except EngineError as exc:
+            raise _http_error(exc) from exc
+        return Reply(200, to_wire(RunSubtaskResponse(task_run_id=run.id)))
 
     async def _subtask_result(self, request: SubtaskResultRequest) -> Reply:
         run = await self._states.wait_final(request.task_run_id, RESULT_HOLD_SECONDS)
@@ -137,6 +131,11 @@ class AttemptEndpoint:
         else:  # pending (queued or waiting for a retry) or running
             response = SubtaskResultResponse(still_running=True)
         return Reply(200, to_wire(response))
+
+
+def _http_error(error: EngineError) -> HttpError:
+    status = 404 if isinstance(error, NotFound) else 409 if isinstance(error, Conflict) else 400
+    return HttpError(status, error.message)
 
 
 def _parse(model: type[Any], body: bytes) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["ApiError"]
+from render_sdk.local.engine.errors import Conflict, EngineError, InvalidInput, NotFound
+
+__all__ = ["ApiError", "from_engine"]
 
 
 class ApiError(Exception):
@@ -13,3 +15,11 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.headers = headers
+
+
+_STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 400}
+
+
+def from_engine(error: EngineError) -> ApiError:
+    """The REST answer to a request the engine refused."""
+    return ApiError(_STATUS.get(type(error), 400), error.message)

@@ -18,11 +18,11 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from render_sdk.local._errors import ApiError
-from render_sdk.local._events import EventBus
-from render_sdk.local._rest_models import task_run_details_model
-from render_sdk.local._state import TERMINAL_STATUSES
-from render_sdk.local._store import Store
+from render_sdk.local.api.errors import ApiError
+from render_sdk.local.api.models import task_run_details_model
+from render_sdk.local.engine.events import EventBus
+from render_sdk.local.engine.records import TERMINAL_STATUSES
+from render_sdk.local.engine.store import Store
 
 __all__ = ["EVENT_NAME", "stream_task_run_events"]
 
