@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,16 +26,19 @@ import uvicorn
 from render_sdk._protocol.local_dev import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_URL
 from render_sdk._protocol.strict_json import dumps
 from render_sdk.local.api.app import build_app
+from render_sdk.local.api.guard import GuardPolicy, RequestGuard
 from render_sdk.local.attempts.launcher import WorkerLauncher
 from render_sdk.local.attempts.orchestrator import Limits, Orchestrator
 from render_sdk.local.attempts.prefork import Prefork
 from render_sdk.local.attempts.registration import RegistrationError, register_tasks
 from render_sdk.local.attempts.worker_command import WorkerCommand
+from render_sdk.local.database import DatabaseUnusable, claim_database, describe_open_error
 from render_sdk.local.engine.clock import Clock, SystemClock
 from render_sdk.local.engine.ids import new_id
 from render_sdk.local.engine.records import TaskRecord, TaskSpec, VersionRecord, WorkflowRecord
 from render_sdk.local.engine.states import RunStates
 from render_sdk.local.engine.store import Store
+from render_sdk.local.limits import REST_BODY_BYTES
 
 __all__ = ["DevOptions", "LocalRuntime", "PortInUseError", "default_max_concurrency"]
 
@@ -67,6 +71,7 @@ class DevOptions:
         prefork: Fork attempts from a pre-imported copy of the worker when it is a Python program.
         test_timeout_seconds: For tests only: stop every attempt after this many seconds instead of its
             task's timeout, so timeout tests need not wait Render's 30 s minimum.
+        allowed_hosts: Host names the API answers besides loopback and ``host`` (see ``api/guard.py``).
     """
 
     command: WorkerCommand
@@ -79,6 +84,7 @@ class DevOptions:
     watch: bool = True
     prefork: bool = False
     test_timeout_seconds: float | None = None
+    allowed_hosts: tuple[str, ...] = ()
 
 
 class LocalRuntime:
@@ -106,26 +112,47 @@ class LocalRuntime:
     async def serve(self, on_ready: Callable[[str], None] | None = None) -> None:
         """Run until stopped; ``on_ready`` gets the base URL once the API accepts requests.
 
+        Whatever happens, the socket directory is removed and the database given up on the way out; a database
+        that could not be opened leaves nothing behind that this call created.
+
         Raises:
+            DatabaseUnusable: The database is another server's, or SQLite cannot use it (one-line message).
             PortInUseError: The port is taken.
         """
         options = self.options
-        listener = _bind(options.host, options.port)
-        host, port = listener.getsockname()[:2]
-        self.url = f"http://{host}:{port}"
-        socket_dir = Path(tempfile.mkdtemp(prefix="render-sdk-"))
-        os.chmod(socket_dir, 0o700)
-        store = Store(options.db_path)
-        if options.prefork:
-            self._prefork = Prefork(options.command, socket_dir, self._echo, options.verbose)
+        claim = claim_database(options.db_path) if options.db_path is not None else None
+        opened = False
+        try:
+            listener = _bind(options.host, options.port)
+            try:
+                host, port = listener.getsockname()[:2]
+                self.url = f"http://{host}:{port}"
+                socket_dir = Path(tempfile.mkdtemp(prefix="render-sdk-"))
+                try:
+                    store = _open_store(options.db_path)
+                    opened = True
+                    if claim is not None:
+                        claim.announce(self.url)
+                    await self._serve_store(store, listener, socket_dir, on_ready)
+                finally:
+                    shutil.rmtree(socket_dir, ignore_errors=True)
+            finally:
+                listener.close()
+        finally:
+            if claim is not None:
+                claim.release(remove_created=not opened)
+
+    async def _serve_store(
+        self, store: Store, listener: socket.socket, socket_dir: Path, on_ready: Callable[[str], None] | None
+    ) -> None:
+        if self.options.prefork:
+            self._prefork = Prefork(self.options.command, socket_dir, self._echo, self.options.verbose)
         try:
             await self._serve(store, listener, socket_dir, on_ready)
         finally:
             if self._prefork is not None:
                 await self._prefork.close()
             store.close()
-            listener.close()
-            shutil.rmtree(socket_dir, ignore_errors=True)
 
     async def _serve(
         self,
@@ -152,8 +179,9 @@ class LocalRuntime:
             await self._prefork.restart(announce=False)  # the banner says whether it is on
         orchestrator.resume()
 
+        guard = GuardPolicy.for_address(options.host, options.allowed_hosts, REST_BODY_BYTES)
         config = uvicorn.Config(
-            build_app(store, states),
+            RequestGuard(build_app(store, states), guard),
             log_level="warning",
             lifespan="off",
             timeout_graceful_shutdown=1,
@@ -286,7 +314,8 @@ class _Server(uvicorn.Server):
 @contextlib.contextmanager
 def _signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> Iterator[None]:
     installed = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP too: a closed terminal stops the server as Ctrl-C does, removing its socket directory.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             loop.add_signal_handler(signum, stop)
             installed.append(signum)
@@ -297,6 +326,16 @@ def _signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> Itera
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
+
+
+def _open_store(path: Path | None) -> Store:
+    """The store at ``path``; a file SQLite cannot use is a :class:`DatabaseUnusable` saying why."""
+    if path is None:
+        return Store(None)
+    try:
+        return Store(path)
+    except (sqlite3.DatabaseError, OSError, RuntimeError) as exc:
+        raise DatabaseUnusable(describe_open_error(path, exc)) from None
 
 
 def _bind(host: str, port: int) -> socket.socket:

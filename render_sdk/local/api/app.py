@@ -8,14 +8,11 @@ accepted and ignored.
 from __future__ import annotations
 
 import collections
-import json
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from render_sdk_public_api.models import (
-    Error,
     RunTask,
     TaskDataType1,
     TaskRunWithCursor,
@@ -26,10 +23,11 @@ from render_sdk_public_api.models import (
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from render_sdk.local.api.errors import ApiError, from_engine
+from render_sdk._protocol.strict_json import InvalidJSON, loads
+from render_sdk.local.api.errors import ApiError, StrictJSONResponse, error_response, from_engine
 from render_sdk.local.api.events_stream import stream_task_run_events
 from render_sdk.local.api.models import (
     task_model,
@@ -49,12 +47,6 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_LOG_LIMIT = 1000
 FINISHED_ITEMS_KEPT = 2000
-
-
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """The JSON error body Render sends."""
-    body = Error(id=f"err-{uuid.uuid4().hex[:20]}", message=message).to_dict()
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def resolve_task(store: Store, identifier: str) -> TaskRecord | None:
@@ -328,8 +320,8 @@ class _Handlers:
 _EXAMPLE = '{"task": "my-workflow/square", "input": [3]}'
 
 
-def _json(body: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status)
+def _json(body: Any, status: int = 200) -> StrictJSONResponse:
+    return StrictJSONResponse(body, status_code=status)
 
 
 async def _json_body(request: Request) -> Any:
@@ -337,9 +329,9 @@ async def _json_body(request: Request) -> Any:
     if not raw:
         raise ApiError(400, f"request body is empty; send JSON like {_EXAMPLE}")
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc}") from exc
+        return loads(raw)
+    except InvalidJSON as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
 
 
 def _json_type(value: Any) -> str:

@@ -12,12 +12,12 @@ alive until then.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from render_sdk._protocol.strict_json import dumps
 from render_sdk.local.api.errors import ApiError
 from render_sdk.local.api.models import task_run_details_model
 from render_sdk.local.engine.events import EventBus
@@ -97,5 +97,5 @@ def _frame(store: Store, event_seq: int, run_id: str) -> str:
     run = store.get_run(run_id)
     assert run is not None
     details = task_run_details_model(run, store.attempts(run_id)).to_dict()
-    data = json.dumps(details, separators=(",", ":"), ensure_ascii=False)
+    data = dumps(details)
     return f"id: {event_seq}\nevent: {EVENT_NAME}\ndata: {data}\n\n"

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from render_sdk.local._api import error_response
+from render_sdk.local.api.errors import error_response
 
 __all__ = ["LOOPBACK_HOSTS", "GuardPolicy", "RequestGuard"]
 

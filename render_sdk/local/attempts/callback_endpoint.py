@@ -11,7 +11,6 @@ subtask's result would arrive up to a pause late; with it, the answer goes out a
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from render_sdk_callback_api.models import (
@@ -25,6 +24,7 @@ from render_sdk_callback_api.models import (
     TaskInput,
 )
 
+from render_sdk._protocol.strict_json import InvalidJSON, loads
 from render_sdk._protocol.wire import WireError, decode_payload, encode_payload, from_wire, to_wire
 from render_sdk.local.attempts.socket_server import HttpError, Reply
 from render_sdk.local.engine.errors import Conflict, EngineError, NotFound
@@ -53,7 +53,13 @@ class AttemptEndpoint:
         if route == ("GET", "/input"):
             return self._input()
         if route == ("POST", "/callback"):
-            return self._callback(_parse(CallbackRequest, body))
+            try:
+                return self._callback(_parse(CallbackRequest, body))
+            except HttpError as exc:
+                # Refused, the report would otherwise be lost and the run blamed on the worker's exit.
+                refusal = f"the worker's report was refused by the local runtime: {exc.message}"
+                self._states.fail_attempt(self.run_id, self.attempt, refusal)
+                raise
         if route == ("POST", "/run-subtask"):
             return self._run_subtask(_parse(RunSubtaskRequest, body))
         if route == ("POST", "/get-subtask-result"):
@@ -140,6 +146,6 @@ def _http_error(error: EngineError) -> HttpError:
 
 def _parse(model: type[Any], body: bytes) -> Any:
     try:
-        return from_wire(model, json.loads(body or b"null"), "body")
-    except (ValueError, WireError) as exc:
-        raise HttpError(400, f"malformed {model.__name__}: {exc}") from exc
+        return from_wire(model, loads(body or b"null"), "body")
+    except (InvalidJSON, WireError) as exc:
+        raise HttpError(400, f"malformed {model.__name__}: {exc}") from None
