@@ -43,6 +43,10 @@ from render_sdk.local.limits import REST_BODY_BYTES
 __all__ = ["DevOptions", "LocalRuntime", "PortInUseError", "default_max_concurrency"]
 
 WATCH_INTERVAL_SECONDS = 1.0
+REGISTRATION_FAILED = (
+    "Registration failed: the task list stays as registered before, but new attempts run the current source "
+    "(and fail the same way) until it registers again."
+)
 _SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "venv", "site-packages", "build", "dist"})
 
 
@@ -263,7 +267,7 @@ class LocalRuntime:
                 names = ", ".join(task.name for task in store.list_tasks(active_only=True))
                 self._echo(f"Registered tasks: {names}")
             else:
-                self._echo(f"Registration failed; keeping the previous tasks.\n{error}")
+                self._echo(f"{REGISTRATION_FAILED}\n{error}")
 
     def _banner(self, store: Store, workflow: WorkflowRecord, registration_error: str | None) -> None:
         options = self.options
@@ -284,7 +288,7 @@ class LocalRuntime:
         if self._prefork is not None:
             lines.append(f"  Prefork:     {self._prefork.describe()}")
         if registration_error is not None:
-            lines.append(f"  Registration failed{'; using the tasks registered before' if tasks else ''}:")
+            lines.append(f"  {REGISTRATION_FAILED if tasks else 'Registration failed.'}")
             lines.extend(f"    {line}" for line in registration_error.splitlines())
         example = tasks[0] if tasks else None
         env = "RENDER_USE_LOCAL_DEV=true" if self.url == DEFAULT_URL else f"RENDER_LOCAL_DEV_URL={self.url}"

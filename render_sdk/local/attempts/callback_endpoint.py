@@ -119,6 +119,10 @@ class AttemptEndpoint:
         return Reply(200, to_wire(RunSubtaskResponse(task_run_id=run.id)))
 
     async def _subtask_result(self, request: SubtaskResultRequest) -> Reply:
+        asked = self._store.get_run(request.task_run_id)
+        # A worker sees only its own subtasks' results, not any run whose id it learned or guessed.
+        if asked is None or asked.parent_id != self.run_id:
+            raise HttpError(404, f"task run {request.task_run_id} is not a subtask of run {self.run_id}")
         run = await self._states.wait_final(request.task_run_id, RESULT_HOLD_SECONDS)
         if run is None:
             raise HttpError(404, f"task run {request.task_run_id} not found")
