@@ -56,9 +56,7 @@ class AttemptEndpoint:
             try:
                 return self._callback(_parse(CallbackRequest, body))
             except HttpError as exc:
-                # Refused, the report would otherwise be lost and the run blamed on the worker's exit.
-                refusal = f"the worker's report was refused by the local runtime: {exc.message}"
-                self._states.fail_attempt(self.run_id, self.attempt, refusal)
+                self.refused(path, exc.message)
                 raise
         if route == ("POST", "/run-subtask"):
             return self._run_subtask(_parse(RunSubtaskRequest, body))
@@ -69,6 +67,16 @@ class AttemptEndpoint:
                 409, "this process was started to run a task (RENDER_SDK_MODE=run), not to register"
             )
         raise HttpError(404, f"{method} {path} is not part of the callback API")
+
+    def refused(self, path: str, message: str) -> None:
+        """A request was refused; if it was the worker's report, the attempt fails saying why.
+
+        Otherwise the report would be lost and the run blamed on the worker's exit ("exited with status 0
+        before reporting a result").
+        """
+        if path.split("?", 1)[0] == "/callback":
+            refusal = f"the worker's report was refused by the local runtime: {message}"
+            self._states.fail_attempt(self.run_id, self.attempt, refusal)
 
     def _input(self) -> Reply:
         run = self._store.get_run(self.run_id)

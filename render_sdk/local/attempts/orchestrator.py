@@ -209,7 +209,12 @@ class Orchestrator:
     async def _supervise(self, run: RunRecord, attempt: int, running: _Running) -> None:
         endpoint = AttemptEndpoint(run.id, attempt, self._store, self._states)
         socket_path = self._socket_dir / f"{next(self._socket_names)}.sock"
-        server = SocketServer(socket_path, endpoint, notice=lambda line: self._echo(f"{run.id}: {line}"))
+        server = SocketServer(
+            socket_path,
+            endpoint,
+            notice=lambda line: self._echo(f"{run.id}: {line}"),
+            on_refused=endpoint.refused,
+        )
         await server.start()
         label = f"{run.task_name}{_args(run.input)}"
         self._echo(f"running  {run.id}  {label}" + (f"  (attempt {attempt + 1})" if attempt else ""))

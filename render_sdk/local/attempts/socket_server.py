@@ -66,6 +66,7 @@ class SocketServer:
         path: Where the socket is created.
         handler: Answers each request.
         notice: Told, once per socket and kind, when a bound is hit (a line for the user).
+        on_refused: Told (path, message) when a request is refused before reaching ``handler``.
         max_connections: The most connections served at once.
         max_body_bytes: The largest request body read.
     """
@@ -75,6 +76,7 @@ class SocketServer:
         path: Path,
         handler: Handler,
         notice: Callable[[str], None] | None = None,
+        on_refused: Callable[[str, str], None] | None = None,
         max_connections: int = CONNECTIONS_PER_ATTEMPT,
         max_body_bytes: int = CALLBACK_BODY_BYTES,
     ) -> None:
@@ -82,6 +84,7 @@ class SocketServer:
         self._handler = handler
         self._notice = notice or (lambda line: None)
         self._noticed: set[str] = set()
+        self._on_refused = on_refused or (lambda path, message: None)
         self._max_connections = max_connections
         self._max_body_bytes = max_body_bytes
         self._slots = asyncio.Semaphore(max_connections)
@@ -166,10 +169,11 @@ class SocketServer:
                 if connection.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                     await _send(connection, writer, Reply(400, {"message": f"malformed HTTP request: {exc}"}))
                 return
-            except _BodyTooLarge:
-                limit = self._max_body_bytes
-                self._notice_once("body", f"refused a callback body larger than the limit of {limit} bytes")
-                message = f"request body is larger than the local runtime's limit of {limit} bytes"
+            except _BodyTooLarge as exc:
+                message = (
+                    f"request body is larger than the local runtime's limit of {self._max_body_bytes} bytes"
+                )
+                self._on_refused(exc.path, message)
                 await _send(connection, writer, Reply(413, {"message": message}))
                 return
             if request is None:
@@ -221,6 +225,10 @@ class SocketServer:
 class _BodyTooLarge(Exception):
     """The request body is (declared or read to be) larger than the limit."""
 
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
 
 async def _read_request(
     connection: h11.Connection, reader: asyncio.StreamReader, max_body_bytes: int
@@ -238,11 +246,11 @@ async def _read_request(
             request = event
             declared = dict(event.headers).get(b"content-length", b"")
             if declared.isdigit() and int(declared) > max_body_bytes:
-                raise _BodyTooLarge
+                raise _BodyTooLarge(_path(event))
         elif isinstance(event, h11.Data):
             size += len(event.data)
             if size > max_body_bytes:
-                raise _BodyTooLarge
+                raise _BodyTooLarge(_path(request))
             chunks.append(bytes(event.data))
         elif isinstance(event, h11.EndOfMessage):
             return request, b"".join(chunks)
@@ -260,6 +268,10 @@ async def _send(connection: h11.Connection, writer: asyncio.StreamWriter, reply:
         writer.write(connection.send(h11.Data(data=body)))
     writer.write(connection.send(h11.EndOfMessage()))
     await writer.drain()
+
+
+def _path(request: h11.Request | None) -> str:
+    return "" if request is None else request.target.decode(errors="replace").split("?", 1)[0]
 
 
 def _bind_private(path: Path) -> socket.socket:
