@@ -159,7 +159,7 @@ class WorkerProcess:
                 self._emit(name, bytes(pending[start:end]))
                 start = end + 1
             del pending[:start]
-            while len(pending) >= OUTPUT_LINE_BYTES:
+            while len(pending) > OUTPUT_LINE_BYTES:  # a line of exactly the limit may still end here
                 cut = _utf8_boundary(pending, OUTPUT_LINE_BYTES)
                 self._emit(name, bytes(pending[:cut]))
                 del pending[:cut]

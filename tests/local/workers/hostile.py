@@ -81,8 +81,8 @@ def peek(run_id: str) -> str:
 
 
 @app.task
-def flood(connections: int) -> int:
-    """Hold many idle connections open on this attempt's socket, then finish normally."""
+def flood(connections: int, release: str) -> int:
+    """Hold many idle connections open on this attempt's socket until ``release`` exists, then finish."""
     held = []
     for _ in range(connections):
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -90,7 +90,12 @@ def flood(connections: int) -> int:
         with contextlib.suppress(BlockingIOError):
             connection.connect(os.environ[SOCKET_VARIABLE])
         held.append(connection)
-    time.sleep(1.0)
+    print(f"holding {len(held)}", flush=True)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for connection in held:
+        connection.close()
     return len(held)
 
 
