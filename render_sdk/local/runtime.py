@@ -181,11 +181,11 @@ class LocalRuntime:
         registration_error = await self._register(store, workflow, socket_dir)
         if self._prefork is not None:
             await self._prefork.restart(announce=False)  # the banner says whether it is on
-        orchestrator.resume()
 
+        streams_closing = asyncio.Event()
         guard = GuardPolicy.for_address(options.host, options.allowed_hosts, REST_BODY_BYTES)
         config = uvicorn.Config(
-            RequestGuard(build_app(store, states), guard),
+            RequestGuard(build_app(store, states, closing=streams_closing), guard),
             log_level="warning",
             lifespan="off",
             timeout_graceful_shutdown=1,
@@ -201,12 +201,14 @@ class LocalRuntime:
                 server_task.result()
                 return
             self._banner(store, workflow, registration_error)
+            orchestrator.resume()  # after the banner, so that what it retries, and why, is read in order
             if on_ready is not None:
                 on_ready(self.url)
             stopped = asyncio.ensure_future(self._stop.wait())
             await asyncio.wait({stopped, server_task}, return_when=asyncio.FIRST_COMPLETED)
             stopped.cancel()
             self._echo("Stopping: ending running attempts...")
+            streams_closing.set()  # first, so that no open event stream holds the server past its grace
             if watcher is not None:
                 watcher.cancel()
             await orchestrator.shutdown()

@@ -7,6 +7,7 @@ accepted and ignored.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -59,12 +60,22 @@ def resolve_task(store: Store, identifier: str) -> TaskRecord | None:
     return task if task is not None and task.active else None
 
 
-def build_app(store: Store, states: RunStates, heartbeat_seconds: float = 15.0) -> Starlette:
-    """The ASGI app for the REST API, the event stream and the logs."""
+def build_app(
+    store: Store, states: RunStates, heartbeat_seconds: float = 15.0, closing: asyncio.Event | None = None
+) -> Starlette:
+    """The ASGI app for the REST API, the event stream and the logs.
+
+    Args:
+        store: The runs.
+        states: The state machine.
+        heartbeat_seconds: How often an idle event stream gets a comment.
+        closing: Once set, open event streams end and new ones end at once (the server is stopping).
+    """
     api = _Handlers(store, states)
+    closing = closing if closing is not None else asyncio.Event()
 
     async def events(request: Request) -> Response:
-        return await stream_task_run_events(request, store, states.bus, heartbeat_seconds)
+        return await stream_task_run_events(request, store, states.bus, heartbeat_seconds, closing)
 
     def guarded(
         handler: Callable[[Request], Awaitable[Response]],
