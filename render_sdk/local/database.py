@@ -71,6 +71,8 @@ def claim_database(path: Path) -> DatabaseClaim:
         DatabaseUnusable: Its directory cannot be created or the lock file cannot be opened.
     """
     created = _make_private_dirs(path.parent)
+    if not path.parent.is_dir():
+        raise DatabaseUnusable(f"cannot create {path}: {path.parent} is not a directory; {WAYS_OUT}")
     lock_path = path.with_name(path.name + ".lock")
     try:
         lock_fd = _lock(path, lock_path)
@@ -138,7 +140,8 @@ def _lock(path: Path, lock_path: Path) -> int:
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            raise DatabaseUnusable(f"cannot open {lock_path}: {exc.strerror}; {WAYS_OUT}") from None
+            problem = f"cannot create its lock file {lock_path.name} ({exc.strerror})"
+            raise DatabaseUnusable(f"cannot use {path}: {problem}; {WAYS_OUT}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
