@@ -6,10 +6,12 @@ import asyncio
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from render_sdk.local.attempts.processes import _group_alive
 from render_sdk.local.attempts.socket_server import Reply, SocketServer
@@ -140,3 +142,30 @@ def test_group_is_alive_while_any_member_runs(tmp_path: Path) -> None:
     while asyncio.run(_group_alive(leader.pid)):
         assert time.monotonic() < deadline, f"group {leader.pid} (grandchild {grandchild}) still alive"
         time.sleep(0.05)
+
+
+def test_socket_is_0600_from_bind_whatever_the_umask(tmp_path: Path, monkeypatch: Any) -> None:
+    """No chmod after the bind: the mode is right from the moment the socket file exists."""
+    import render_sdk.local.attempts.socket_server as socket_server
+
+    def no_chmod(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the socket's mode must not depend on a chmod after it exists")
+
+    monkeypatch.setattr(socket_server.os, "chmod", no_chmod)
+
+    async def main() -> int:
+        async def handler(method: str, path: str, body: bytes) -> Reply:
+            return Reply(200)
+
+        server = SocketServer(tmp_path / "private.sock", handler)
+        previous = os.umask(0)
+        try:
+            await server.start()
+        finally:
+            os.umask(previous)
+        try:
+            return stat.S_IMODE(os.stat(server.path).st_mode)
+        finally:
+            await server.close()
+
+    assert asyncio.run(main()) == 0o600

@@ -120,7 +120,10 @@ def build_app(
             message = f"{request.method} is not supported on {request.url.path}"
         else:
             message = str(exc.detail)
-        return error_response(exc.status_code, message, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(routes, request.url.path)
+        return error_response(exc.status_code, message, headers)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         return error_response(500, f"local runtime error: {type(exc).__name__}: {exc}")
@@ -367,9 +370,18 @@ def _limit(request: Request, default: int = DEFAULT_LIMIT, maximum: int = MAX_LI
         limit = int(raw)
     except ValueError:
         raise ApiError(400, f"limit must be an integer from 1 to {maximum}, got {raw!r}") from None
-    if not 1 <= limit <= maximum:
+    if limit < 1:
         raise ApiError(400, f"limit must be an integer from 1 to {maximum}, got {limit}")
-    return limit
+    return min(limit, maximum)  # as Render does: a larger limit gets the largest page
+
+
+def _allowed_methods(routes: Sequence[Route], path: str) -> str:
+    """Every method some route serves on ``path`` (starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in routes:
+        if route.path_regex.match(path) and route.methods:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def _time_param(request: Request, name: str) -> datetime | None:

@@ -112,13 +112,16 @@ def workflow_model(workflow: WorkflowRecord) -> Workflow:
 
 def workflow_version_model(version: VersionRecord) -> WorkflowVersion:
     """One registration of the worker's tasks."""
-    return WorkflowVersion(
+    model = WorkflowVersion(
         id=version.id,
         workflow_id=version.workflow_id,
         name=version.name,
         created_at=version.created_at,
         status=WorkflowVersionStatus(version.status),
     )
+    # Required by Render's spec, which gives them no schema: a local version has no image, and never changes.
+    model.additional_properties.update({"image": "", "updatedAt": version.created_at.isoformat()})
+    return model
 
 
 def _retries(attempts: list[AttemptRecord]) -> int:
