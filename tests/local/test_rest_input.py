@@ -6,9 +6,7 @@ stores exactly the input sent.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -16,37 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from render_sdk.local.api.app import build_app
-from render_sdk.local.api.guard import GuardPolicy, RequestGuard
-from render_sdk.local.engine.records import TaskParameter, TaskRecord, TaskSpec, VersionRecord, WorkflowRecord
-from render_sdk.local.engine.states import RunStates
-from render_sdk.local.engine.store import Store
+from render_sdk.local.api.guard import RequestGuard
 from render_sdk.local.limits import REST_BODY_BYTES
+from tests.local.inprocess import local_api, request
 
 PROPERTY = settings(
     max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
-MOMENT = datetime(2026, 1, 1, tzinfo=timezone.utc)
-
-
-def local_api() -> tuple[RequestGuard, Store]:
-    """The guarded app over an in-memory store with one task, ``wf/pair(a, b=1)``."""
-    store = Store(None)
-    store.put_workflow(WorkflowRecord("wfl-1", "wf", "python main.py", MOMENT, MOMENT))
-    store.add_version(VersionRecord("wfv-1", "wfl-1", "local-1", "ready", MOMENT))
-    spec = TaskSpec("pair", (TaskParameter("a", False), TaskParameter("b", True)))
-    store.upsert_task(TaskRecord(0, "tsk-1", "pair", "wfl-1", "wfv-1", spec, True, MOMENT))
-    app = build_app(store, RunStates(store))
-    return RequestGuard(app, GuardPolicy.for_address("127.0.0.1", (), REST_BODY_BYTES)), store
-
-
-def request(app: RequestGuard, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    async def send() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8120") as client:
-            return await client.request(method, path, **kwargs)
-
-    return asyncio.run(send())
 
 
 def post_body(app: RequestGuard, body: bytes) -> httpx.Response:
