@@ -20,17 +20,21 @@ class ErrorMessage:
 
 @dataclass
 class RetryOptions:
-    max_retries: int
     """
-    Retries after the first attempt (total attempts = max_retries + 1).
+    Every field may be left out; absent fields take the defaults below, as Render applies them.
     """
-    wait_duration_ms: int
+
+    max_retries: int | None = None
     """
-    Delay before the first retry, in milliseconds.
+    Retries after the first attempt (total attempts = max_retries + 1); absent means 0.
+    """
+    wait_duration_ms: int | None = None
+    """
+    Delay before the first retry, in milliseconds; absent means 0.
     """
     factor: float | None = None
     """
-    Each retry waits wait_duration_ms * factor**n (n = 0 for the first retry).
+    Each retry waits wait_duration_ms * factor**n (n = 0 for the first retry); absent means 2.
     """
 
 
@@ -82,7 +86,10 @@ class TaskComplete:
 @dataclass
 class TaskDefinition:
     name: str
-    options: TaskOptions
+    options: TaskOptions | None = None
+    """
+    Absent means every option takes its default.
+    """
     parameters: list[TaskParameter] | None = None
 
 
@@ -108,12 +115,30 @@ class TaskInput:
     """
     Base64 JSON array or object; empty means no arguments.
     """
+    task_run_id: str | None = None
+    """
+    The task run this attempt belongs to (trn-...).
+    """
+    root_task_run_id: str | None = None
+    """
+    The run at the root of its tree (its own id for a run started through the REST API).
+    """
+    parent_task_run_id: str | None = None
+    """
+    The run that started it as a subtask; absent for a root run.
+    """
 
 
 @dataclass
 class TaskOptions:
     retry: RetryOptions | None = None
+    """
+    Absent means no retries.
+    """
     timeout_seconds: int | None = None
+    """
+    Absent means 300.
+    """
     plan: str | None = None
     """
     starter, standard or pro.

@@ -22,8 +22,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from render_sdk.local.attempts.orchestrator import default_max_concurrency
     from render_sdk.local.attempts.worker_command import WorkerCommand, load_env_file
-    from render_sdk.local.runtime import DevOptions, LocalRuntime, PortInUseError, default_max_concurrency
+    from render_sdk.local.runtime import DevOptions, LocalRuntime, PortInUseError
 
 __all__ = [
     "DevOptions",
@@ -38,7 +39,7 @@ _HOMES = {
     "DevOptions": "render_sdk.local.runtime",
     "LocalRuntime": "render_sdk.local.runtime",
     "PortInUseError": "render_sdk.local.runtime",
-    "default_max_concurrency": "render_sdk.local.runtime",
+    "default_max_concurrency": "render_sdk.local.attempts.orchestrator",
     "WorkerCommand": "render_sdk.local.attempts.worker_command",
     "load_env_file": "render_sdk.local.attempts.worker_command",
 }

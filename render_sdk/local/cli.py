@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from render_sdk._protocol.local_dev import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_URL
+from render_sdk.local.attempts.orchestrator import default_max_concurrency
 from render_sdk.local.attempts.worker_command import WorkerCommand, load_env_file
 from render_sdk.local.database import DatabaseUnusable
 from render_sdk.local.engine.store import Store
-from render_sdk.local.runtime import DevOptions, LocalRuntime, PortInUseError, default_max_concurrency
 
 __all__ = ["dev", "logs", "main"]
 
@@ -99,6 +99,9 @@ def _dev_parser() -> argparse.ArgumentParser:
 
 def dev(argv: Sequence[str]) -> int:
     """``render-workflows dev`` with ``argv`` (the arguments after ``dev``); returns the exit status."""
+    # The server (uvicorn, starlette, the REST models) loads only here, so `logs` and `--help` stay quick.
+    from render_sdk.local.runtime import DevOptions, LocalRuntime, PortInUseError
+
     args_list = list(argv)
     worker_args: list[str] = []
     if "--" in args_list:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import os
 import shutil
 import signal
 import socket
@@ -28,9 +27,10 @@ from render_sdk._protocol.strict_json import dumps
 from render_sdk.local.api.app import build_app
 from render_sdk.local.api.guard import GuardPolicy, RequestGuard
 from render_sdk.local.attempts.launcher import WorkerLauncher
-from render_sdk.local.attempts.orchestrator import Limits, Orchestrator
+from render_sdk.local.attempts.orchestrator import Limits, Orchestrator, default_max_concurrency
 from render_sdk.local.attempts.prefork import Prefork
 from render_sdk.local.attempts.registration import RegistrationError, register_tasks
+from render_sdk.local.attempts.source_watch import source_changes
 from render_sdk.local.attempts.worker_command import WorkerCommand
 from render_sdk.local.database import DatabaseUnusable, claim_database, describe_open_error
 from render_sdk.local.engine.clock import Clock, SystemClock
@@ -42,17 +42,10 @@ from render_sdk.local.limits import REST_BODY_BYTES
 
 __all__ = ["DevOptions", "LocalRuntime", "PortInUseError", "default_max_concurrency"]
 
-WATCH_INTERVAL_SECONDS = 1.0
 REGISTRATION_FAILED = (
     "Registration failed: the task list stays as registered before, but new attempts run the current source "
     "(and fail the same way) until it registers again."
 )
-_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "venv", "site-packages", "build", "dist"})
-
-
-def default_max_concurrency() -> int:
-    """Worker processes mostly wait on I/O or on their subtasks, so allow a few per core."""
-    return max(8, 4 * (os.cpu_count() or 1))
 
 
 class PortInUseError(OSError):
@@ -192,7 +185,12 @@ class LocalRuntime:
         )
         server = _Server(config)
         server_task = asyncio.ensure_future(server.serve(sockets=[listener]))
-        watcher = asyncio.ensure_future(self._watch(store, workflow, socket_dir)) if options.watch else None
+        stop_watching = asyncio.Event()
+        watcher = (
+            asyncio.ensure_future(self._watch(store, workflow, socket_dir, stop_watching))
+            if options.watch
+            else None
+        )
         loop = asyncio.get_running_loop()
         with _signals(loop, self.stop):
             while not server.started and not server_task.done():
@@ -201,7 +199,8 @@ class LocalRuntime:
                 server_task.result()
                 return
             self._banner(store, workflow, registration_error)
-            orchestrator.resume()  # after the banner, so that what it retries, and why, is read in order
+            # After the banner, so that what it retries, and why, is read in order.
+            await orchestrator.resume()
             if on_ready is not None:
                 on_ready(self.url)
             stopped = asyncio.ensure_future(self._stop.wait())
@@ -210,7 +209,8 @@ class LocalRuntime:
             self._echo("Stopping: ending running attempts...")
             streams_closing.set()  # first, so that no open event stream holds the server past its grace
             if watcher is not None:
-                watcher.cancel()
+                stop_watching.set()  # the watching thread ends within 50 ms; a cancel would wait 5 s for it
+                await watcher
             await orchestrator.shutdown()
             server.should_exit = True
             await server_task
@@ -252,24 +252,25 @@ class LocalRuntime:
             store.deactivate_tasks_except(spec.name for spec in tasks)
         return None
 
-    async def _watch(self, store: Store, workflow: WorkflowRecord, socket_dir: Path) -> None:
-        root = self.options.command.cwd
-        snapshot = _source_snapshot(root)
-        while True:
-            await asyncio.sleep(WATCH_INTERVAL_SECONDS)
-            current = _source_snapshot(root)
-            if current == snapshot:
-                continue
-            snapshot = current
-            self._echo("Source changed: registering tasks again...")
-            error = await self._register(store, workflow, socket_dir)
-            if self._prefork is not None:
-                await self._prefork.restart()
-            if error is None:
-                names = ", ".join(task.name for task in store.list_tasks(active_only=True))
-                self._echo(f"Registered tasks: {names}")
-            else:
-                self._echo(f"{REGISTRATION_FAILED}\n{error}")
+    async def _watch(
+        self, store: Store, workflow: WorkflowRecord, socket_dir: Path, stop: asyncio.Event
+    ) -> None:
+        try:
+            async for _ in source_changes(self.options.command.cwd, stop):
+                await self._register_again(store, workflow, socket_dir)
+        except OSError as exc:  # e.g. the system's limit of inotify watches
+            self._echo(f"Not watching the sources for changes: {exc}")
+
+    async def _register_again(self, store: Store, workflow: WorkflowRecord, socket_dir: Path) -> None:
+        self._echo("Source changed: registering tasks again...")
+        error = await self._register(store, workflow, socket_dir)
+        if self._prefork is not None:
+            await self._prefork.restart()
+        if error is None:
+            names = ", ".join(task.name for task in store.list_tasks(active_only=True))
+            self._echo(f"Registered tasks: {names}")
+        else:
+            self._echo(f"{REGISTRATION_FAILED}\n{error}")
 
     def _banner(self, store: Store, workflow: WorkflowRecord, registration_error: str | None) -> None:
         options = self.options
@@ -387,16 +388,3 @@ def _store_task(store: Store, workflow: WorkflowRecord, version: VersionRecord, 
             created_at=existing.created_at if existing else version.created_at,
         )
     )
-
-
-def _source_snapshot(root: Path) -> dict[str, float]:
-    """Modification times of the Python sources under ``root`` (hidden and environment folders skipped)."""
-    snapshot: dict[str, float] = {}
-    for directory, subdirs, files in os.walk(root):
-        subdirs[:] = [name for name in subdirs if not name.startswith(".") and name not in _SKIPPED_DIRS]
-        for name in files:
-            if name.endswith(".py"):
-                path = os.path.join(directory, name)
-                with contextlib.suppress(OSError):
-                    snapshot[path] = os.stat(path).st_mtime
-    return snapshot

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -44,3 +45,11 @@ def peak_concurrency(log_path: Path) -> int:
         running += change
         peak = max(peak, running)
     return peak
+
+
+def zygote_pid(server: Any) -> int:
+    """The prefork zygote's pid, from the server's banner line (fails when prefork is off)."""
+    line = server.wait_for_output("Prefork:")
+    match = re.search(r"Prefork:\s+on: .*\(pid (\d+)\)", line)
+    assert match, f"prefork is not on: {line}"
+    return int(match.group(1))

@@ -15,6 +15,9 @@ from typing import Any
 import httpx
 
 from render_sdk.local.attempts.callback_endpoint import RESULT_HOLD_SECONDS
+from render_sdk.local.attempts.source_watch import SourceFilter
+
+from .processes import wait_until
 
 WORKERS = Path(__file__).resolve().parent / "workers"
 EXAMPLE_WORKFLOWS = Path(__file__).resolve().parents[2] / "examples" / "workflows"
@@ -118,11 +121,13 @@ def test_list_pages_with_cursor_and_filters(local_runtime: Any) -> None:
         if len(page) < 2:
             break
         cursor = page[-1]["cursor"]
-    assert seen == [greet, *reversed(ids)]  # newest first, each run once
-    squares = httpx.get(f"{url}/v1/task-runs", params={"taskSlug": "my-wf/square"}).json()
-    assert {item["taskRun"]["id"] for item in squares} == set(ids)
+    assert len(seen) == len(set(seen))  # each run once (the server is shared: other tests' runs are older)
+    assert [run_id for run_id in seen if run_id in {greet, *ids}] == [greet, *reversed(ids)]  # newest first
     tasks = httpx.get(f"{url}/v1/tasks").json()
     square = next(item["task"] for item in tasks if item["task"]["name"] == "square")
+    squares = httpx.get(f"{url}/v1/task-runs", params={"taskSlug": "my-wf/square", "limit": 100}).json()
+    assert set(ids) <= {item["taskRun"]["id"] for item in squares}
+    assert {item["taskRun"]["taskId"] for item in squares} == {square["id"]}
     assert httpx.get(f"{url}/v1/tasks/{square['id']}").json() == square
     workflows = httpx.get(f"{url}/v1/workflows").json()
     assert [item["workflow"]["id"] for item in workflows] == [square["workflowId"]]
@@ -291,6 +296,12 @@ def test_source_change_registers_again_and_failure_keeps_tasks(
     assert "cube" in server.wait_for_output("Registered tasks:")
     cube = start_run(server.url, "wf/cube", [2])
     assert wait_finished(server.url, cube["id"])["results"] == [8]
+    # Any source counts, whatever the worker is written in.
+    (workdir / "helper.js").write_text("export const x = 1;\n")
+    wait_until(
+        lambda: sum(line.startswith("Registered tasks:") for line in server.output) == 2,
+        message="registered again after a .js change",
+    )
     math_tasks.write_text("def broken(:\n")
     server.wait_for_output("Registration failed: the task list stays as registered before, but new attempts")
     server.wait_for_output("SyntaxError")
@@ -302,4 +313,73 @@ def test_source_change_registers_again_and_failure_keeps_tasks(
     statuses = [
         item["workflowVersion"]["status"] for item in httpx.get(f"{server.url}/v1/workflowversions").json()
     ]
-    assert statuses == ["ready", "ready", "registration_failed"]
+    assert statuses == ["ready", "ready", "ready", "registration_failed"]
+
+
+def test_registration_takes_what_the_callback_spec_allows(start_local_runtime: Any) -> None:
+    server = start_local_runtime([sys.executable, "raw_worker.py"], cwd=WORKERS)
+    names = {item["task"]["name"] for item in httpx.get(f"{server.url}/v1/tasks").json()}
+    assert {"bare_fails", "retries_twice", "waits_only"} <= names
+    runs = {
+        name: start_run(server.url, f"wf/{name}", [])
+        for name in ("bare_fails", "retries_twice", "waits_only")
+    }
+    finished = {name: wait_finished(server.url, run["id"]) for name, run in runs.items()}
+    assert {run["status"] for run in finished.values()} == {"failed"}
+    # No options, or a retry without max_retries: no retries. max_retries alone: a first wait of 0 ms.
+    assert [len(run["attempts"]) for run in finished.values()] == [1, 3, 1]
+    assert "retries_twice fails on purpose" in finished["retries_twice"]["attempts"][2]["error"]
+
+
+def test_input_carries_the_runs_identity(start_local_runtime: Any) -> None:
+    server = start_local_runtime([sys.executable, "raw_worker.py"], cwd=WORKERS)
+    root = wait_finished(server.url, start_run(server.url, "wf/identity", [])["id"])
+    assert root["results"] == [
+        {"task_name": "identity", "task_run_id": root["id"], "root_task_run_id": root["id"]}
+    ]
+    parent = wait_finished(server.url, start_run(server.url, "wf/parent_of_identity", [])["id"])
+    seen = parent["results"][0]
+    tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": parent["id"]}).json()
+    (child,) = [item["taskRun"] for item in tree if item["taskRun"]["id"] != parent["id"]]
+    assert seen == {
+        "task_name": "identity",
+        "task_run_id": child["id"],
+        "root_task_run_id": parent["id"],
+        "parent_task_run_id": parent["id"],
+    }
+
+
+def test_an_idempotency_key_starts_one_run(local_runtime: Any) -> None:
+    url = local_runtime.url
+    key = f"key-{time.monotonic_ns()}"  # the server is shared: a key no other test uses
+    body = {"task": "wf/square", "input": [4], "idempotencyKey": key}
+    first = httpx.post(f"{url}/v1/task-runs", json=body)
+    again = httpx.post(f"{url}/v1/task-runs", json={**body, "input": [5]})
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    assert wait_finished(url, first.json()["id"])["results"] == [16]
+    other = start_run(url, "wf/square", [4])
+    assert other["id"] != first.json()["id"]
+    for bad, got in (
+        ("", "a string of 0 characters"),
+        ("k" * 256, "a string of 256 characters"),
+        (7, "a number"),
+    ):
+        response = httpx.post(f"{url}/v1/task-runs", json={**body, "idempotencyKey": bad})
+        assert_error(response, 400, f"idempotencyKey must be a string of 1 to 255 characters, got {got}")
+
+
+def test_the_source_filter_skips_what_holds_no_sources(tmp_path: Path) -> None:
+    from watchfiles import Change
+
+    keep = SourceFilter()
+    for path in ("main.py", "src/index.ts", "lib/tasks.js", "render.yaml"):
+        assert keep(Change.modified, str(tmp_path / path)), path
+    for path in (
+        ".render/local-runtime.sqlite3-wal",
+        ".git/index",
+        "node_modules/x/index.js",
+        ".venv/lib/site.py",
+        "__pycache__/main.cpython-311.pyc",
+    ):
+        assert not keep(Change.modified, str(tmp_path / path)), path

@@ -1,12 +1,14 @@
 """``render-workflows dev --prefork``: attempts forked from a pre-imported worker, with cold-start fallbacks.
 
+The scenarios that must behave the same with and without prefork (seed tasks, exits, timeouts, cancel,
+concurrency) are in ``test_e2e.py``, run in both modes; this file holds what only prefork has.
+
 Everything here runs the real runtime and real processes; "forked" is checked from the outside: a forked
 attempt's parent is the zygote (its pid is in the banner), a cold-started one's is the runtime.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -19,11 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
-from render_sdk import Render, RenderSync
-from render_sdk.client.errors import TaskRunError
+from render_sdk import RenderSync
 from render_sdk.local.attempts.prefork import NotPreforkable, PythonCommand, parse_python_command
 
-from .processes import parent_of, peak_concurrency, pid_alive, wait_until
+from .processes import pid_alive, wait_until, zygote_pid
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -69,13 +70,6 @@ def write_worker(directory: Path, preamble: str = "", version: int = 1) -> Path:
     return path
 
 
-def zygote_pid(server: Any) -> int:
-    line = server.wait_for_output("Prefork:")
-    match = re.search(r"Prefork:\s+on: .*\(pid (\d+)\)", line)
-    assert match, f"prefork is not on: {line}"
-    return int(match.group(1))
-
-
 def run(server: Any, task: str, input_data: Any) -> Any:
     with RenderSync(base_url=server.url) as render:
         return render.workflows.run_task(f"wf/{task}", input_data).wait(timeout=60)
@@ -112,86 +106,6 @@ def test_attempts_are_forked_with_the_cold_start_contract(
     assert one["socket"] != two["socket"]
     assert one["random"] != two["random"]
     assert not pid_alive(one["pid"]) and not pid_alive(two["pid"])
-
-
-def test_seed_tasks_complete_with_prefork(start_local_runtime: Any) -> None:
-    server = start_local_runtime(args=PREFORK)
-    zygote_pid(server)
-
-    async def main() -> list[Any]:
-        async with Render(base_url=server.url) as render:
-            runs = [
-                render.workflows.run_task("my-workflow/square", [5]),
-                render.workflows.run_task("my-workflow/add_squares", [3, 4]),
-                render.workflows.run_task("my-workflow/fan_out", [4]),
-            ]
-            return list(await asyncio.gather(*[await started for started in runs]))
-
-    square, add, fan = asyncio.run(main())
-    assert (square.results, add.results, fan.results) == ([25], [25], [[0, 1, 4, 9]])
-    with RenderSync(base_url=server.url) as render, pytest.raises(TaskRunError) as caught:
-        render.workflows.run_task("my-workflow/always_fails", ["broken on purpose"]).wait(timeout=60)
-    assert "ValueError: broken on purpose" in str(caught.value)
-
-
-def test_exit_mid_run_reports_the_status(start_local_runtime: Any) -> None:
-    server = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS, args=PREFORK)
-    zygote_pid(server)
-    with RenderSync(base_url=server.url) as render:
-        started = render.workflows.run_task("wf/exit_hard", [3])
-        with pytest.raises(TaskRunError) as caught:
-            started.wait(timeout=60)
-    assert "exited with status 3" in str(caught.value)
-    assert "about to exit hard" in str(caught.value)
-
-
-def test_cancel_of_a_forked_tree_leaves_no_process(start_local_runtime: Any, tmp_path: Path) -> None:
-    server = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS, args=PREFORK)
-    zygote = zygote_pid(server)
-    pid_dir = tmp_path / "pids"
-    pid_dir.mkdir()
-    with RenderSync(base_url=server.url) as render:
-        started = render.workflows.run_task("wf/sleepy_fan_out", [str(pid_dir), 3])
-        # parent + 3 sleepers (all forked) + 3 grandchildren they started
-        wait_until(lambda: len(list(pid_dir.iterdir())) == 7, message="all processes started")
-        pids = [int(path.stem) for path in pid_dir.iterdir()]  # the name is written first
-        assert all(pid_alive(pid) for pid in pids)
-        assert sum(parent_of(pid) == zygote for pid in pids) == 4
-        render.workflows.cancel_task_run(started.id)
-    wait_until(lambda: not any(pid_alive(pid) for pid in pids), timeout=15, message="every process stopped")
-    tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": started.id}).json()
-    assert {item["taskRun"]["status"] for item in tree} == {"canceled"}
-    assert pid_alive(zygote)
-
-
-def test_timeout_kills_a_forked_attempt(start_local_runtime: Any) -> None:
-    server = start_local_runtime([sys.executable, "main.py"], cwd=WORKERS, args=PREFORK)
-    zygote_pid(server)
-    began = time.monotonic()
-    with RenderSync(base_url=server.url) as render:
-        started = render.workflows.run_task("wf/hang", [90])
-        with pytest.raises(TaskRunError) as caught:
-            started.wait(timeout=90)
-    assert "timed out after 30 s" in str(caught.value)
-    assert 29 < time.monotonic() - began < 60
-
-
-def test_concurrency_limit_counts_forked_processes(start_local_runtime: Any, tmp_path: Path) -> None:
-    server = start_local_runtime(
-        [sys.executable, "main.py"], cwd=WORKERS, args=[*PREFORK, "--max-concurrency", "3"]
-    )
-    zygote = zygote_pid(server)
-    log_path = tmp_path / "overlap.log"
-
-    async def run_all() -> list[Any]:
-        async with Render(base_url=server.url) as render:
-            started = [await render.workflows.run_task("wf/record", [str(log_path), 0.2]) for _ in range(12)]
-            return list(await asyncio.gather(*started))
-
-    finished = asyncio.run(run_all())
-    assert len({run.results[0] for run in finished}) == 12  # a process per attempt
-    assert 2 <= peak_concurrency(log_path) <= 3
-    assert pid_alive(zygote)
 
 
 def test_non_python_command_starts_cold(start_local_runtime: Any, tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_LOG_LIMIT = 1000
 FINISHED_ITEMS_KEPT = 2000
+MAX_IDEMPOTENCY_KEY = 255
 
 
 def resolve_task(store: Store, identifier: str) -> TaskRecord | None:
@@ -208,6 +209,16 @@ class _Handlers:
             )
         if not isinstance(body["input"], (list, dict)):
             raise ApiError(400, f"input must be a JSON array or object, got {_json_type(body['input'])}")
+        idempotency_key = body.get("idempotencyKey")
+        if idempotency_key is not None and not (
+            isinstance(idempotency_key, str) and 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY
+        ):
+            raise ApiError(
+                400,
+                f"idempotencyKey must be a string of 1 to {MAX_IDEMPOTENCY_KEY} characters, "
+                f"got {_json_type(idempotency_key)}"
+                + (f" of {len(idempotency_key)} characters" if isinstance(idempotency_key, str) else ""),
+            )
         run_task = RunTask.from_dict(body)
         task = resolve_task(self._store, run_task.task)
         if task is None:
@@ -219,7 +230,7 @@ class _Handlers:
         problem = _check_arguments(task, input_value)
         if problem is not None:
             raise ApiError(400, problem)
-        run = self._states.create_run(task, input_value)
+        run = self._states.create_run(task, input_value, idempotency_key)
         return _json(task_run_model(run, self._store.attempts(run.id)).to_dict(), status=202)
 
     async def list_task_runs(self, request: Request) -> Response:

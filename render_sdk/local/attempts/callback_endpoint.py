@@ -7,10 +7,18 @@ Permanent subtask errors get 4xx ``{"message"}`` (never 500, which the official 
 :data:`RESULT_HOLD_SECONDS` (well below every SDK's 15 s request timeout), then answered ``still_running``.
 Workers poll with pauses (ours from 10 ms up to 1 s, the official SDKs every second), so without the hold each
 subtask's result would arrive up to a pause late; with it, the answer goes out as the subtask finishes.
+
+An attempt whose request finds its subtask unfinished is parked (:mod:`~render_sdk.local.attempts.slots`): it
+gives its concurrency slot up while it waits, and a finished result is answered only once it holds a slot
+again (within the same hold, else the answer is ``still_running`` and the next poll tries again). When one of
+its requests resumes it, its other held requests are answered ``still_running`` at once: it is running code
+again, and the next poll of each parks it again if it still has to wait.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from typing import Any
 
 from render_sdk_callback_api.models import (
@@ -26,8 +34,10 @@ from render_sdk_callback_api.models import (
 
 from render_sdk._protocol.strict_json import InvalidJSON, loads
 from render_sdk._protocol.wire import WireError, decode_payload, encode_payload, from_wire, to_wire
+from render_sdk.local.attempts.slots import AttemptSlot
 from render_sdk.local.attempts.socket_server import HttpError, Reply
 from render_sdk.local.engine.errors import Conflict, EngineError, NotFound
+from render_sdk.local.engine.records import TERMINAL_STATUSES
 from render_sdk.local.engine.states import RunStates
 from render_sdk.local.engine.store import Store
 
@@ -42,13 +52,22 @@ class AttemptEndpoint:
     What the worker reports goes to the state machine, which announces it; this endpoint tells nobody else.
     """
 
-    def __init__(self, run_id: str, attempt: int, store: Store, states: RunStates) -> None:
+    def __init__(self, run_id: str, attempt: int, store: Store, states: RunStates, slot: AttemptSlot) -> None:
         self.run_id = run_id
         self.attempt = attempt
         self._store = store
         self._states = states
+        self._slot = slot
 
     async def __call__(self, method: str, path: str, body: bytes) -> Reply:
+        try:
+            return await self._route(method, path, body)
+        except sqlite3.Error as exc:  # a full disk, say: the worker retries a 503, and nothing is lost
+            raise HttpError(
+                503, f"the local runtime could not write to its database ({exc}); try again"
+            ) from exc
+
+    async def _route(self, method: str, path: str, body: bytes) -> Reply:
         route = (method, path.split("?", 1)[0])
         if route == ("GET", "/input"):
             return self._input()
@@ -82,7 +101,14 @@ class AttemptEndpoint:
         run = self._store.get_run(self.run_id)
         if run is None:
             raise HttpError(404, f"task run {self.run_id} not found")
-        return Reply(200, to_wire(TaskInput(task_name=run.task_name, input=encode_payload(run.input))))
+        task_input = TaskInput(
+            task_name=run.task_name,
+            input=encode_payload(run.input),
+            task_run_id=run.id,
+            root_task_run_id=run.root_id,
+            parent_task_run_id=run.parent_id,
+        )
+        return Reply(200, to_wire(task_input))
 
     def _callback(self, request: CallbackRequest) -> Reply:
         if (request.complete is None) == (request.error is None):
@@ -127,13 +153,20 @@ class AttemptEndpoint:
         return Reply(200, to_wire(RunSubtaskResponse(task_run_id=run.id)))
 
     async def _subtask_result(self, request: SubtaskResultRequest) -> Reply:
-        asked = self._store.get_run(request.task_run_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RESULT_HOLD_SECONDS
+        run = self._store.get_run(request.task_run_id)
         # A worker sees only its own subtasks' results, not any run whose id it learned or guessed.
-        if asked is None or asked.parent_id != self.run_id:
+        if run is None or run.parent_id != self.run_id:
             raise HttpError(404, f"task run {request.task_run_id} is not a subtask of run {self.run_id}")
-        run = await self._states.wait_final(request.task_run_id, RESULT_HOLD_SECONDS)
-        if run is None:
-            raise HttpError(404, f"task run {request.task_run_id} not found")
+        if run.status not in TERMINAL_STATUSES:
+            self._slot.park()
+            resumed = self._slot.next_resume()
+            run = await self._states.wait_final(run.id, RESULT_HOLD_SECONDS, interrupt=resumed)
+        if run is None or run.status not in TERMINAL_STATUSES:
+            return Reply(200, to_wire(SubtaskResultResponse(still_running=True)))
+        if not await self._slot.resume(max(0.0, deadline - loop.time())):
+            return Reply(200, to_wire(SubtaskResultResponse(still_running=True)))
         if run.status == "completed":
             output = encode_payload(run.results if run.results is not None else [])
             response = SubtaskResultResponse(still_running=False, complete=TaskComplete(output=output))
@@ -146,8 +179,8 @@ class AttemptEndpoint:
                 still_running=False,
                 error=TaskError(details=f"task run {run.id} ({run.task_name}) was canceled"),
             )
-        else:  # pending (queued or waiting for a retry) or running
-            response = SubtaskResultResponse(still_running=True)
+        else:
+            raise AssertionError(f"unexpected final status {run.status!r}")
         return Reply(200, to_wire(response))
 
 

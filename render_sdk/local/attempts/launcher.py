@@ -22,6 +22,10 @@ class AttemptProcess(Protocol):
     """The process (group) running one attempt, as the orchestrator supervises it."""
 
     @property
+    def pid(self) -> int:
+        """Its leader's pid, which is also its process group's id."""
+
+    @property
     def stderr_tail(self) -> Sequence[str]:
         """The last lines it wrote to stderr."""
 

@@ -5,8 +5,9 @@ queued run waits for a free slot, a scheduled retry gets a timer, an attempt tha
 worker, or canceled) has its process stopped. Nothing calls it back. It owns the processes, the retry timers,
 the timeouts and the queue; every status change it causes itself (a process that exited without a result, a
 timeout, a stop) goes through the state machine too. One attempt is one process from the :class:`Launcher`,
-with its own callback socket. A slot is held until the attempt's whole process group is gone, so
-``max_concurrency`` bounds the number of worker processes, not just the number of running runs.
+with its own callback socket. ``max_concurrency`` slots (:mod:`~render_sdk.local.attempts.slots`) bound the
+attempts running task code: a slot is held until the attempt's whole process group is gone, except while the
+attempt is parked, waiting on an unfinished subtask.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import asyncio
 import collections
 import itertools
 import json
+import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +25,8 @@ from typing import Any
 
 from render_sdk.local.attempts.callback_endpoint import AttemptEndpoint
 from render_sdk.local.attempts.launcher import AttemptProcess, Launcher
+from render_sdk.local.attempts.processes import proc_stat, stop_left_behind
+from render_sdk.local.attempts.slots import AttemptSlot, Slots
 from render_sdk.local.attempts.socket_server import SocketServer
 from render_sdk.local.engine.clock import TimerHandle
 from render_sdk.local.engine.records import TERMINAL_STATUSES, RunRecord
@@ -35,10 +40,17 @@ from render_sdk.local.engine.states import (
 )
 from render_sdk.local.engine.store import Store
 
-__all__ = ["RESTART_REASON", "SHUTDOWN_REASON", "Limits", "Orchestrator"]
+__all__ = ["RESTART_REASON", "SHUTDOWN_REASON", "Limits", "Orchestrator", "default_max_concurrency"]
 
 RESTART_REASON = "local runtime restarted while this attempt was running"
 SHUTDOWN_REASON = "local runtime stopped while this attempt was running"
+WRITE_RETRY_SECONDS = 1.0
+"""How often writes that failed (a full disk) are tried again."""
+
+
+def default_max_concurrency() -> int:
+    """Worker processes mostly wait on I/O or on their subtasks, so allow a few per core."""
+    return max(8, 4 * (os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -54,10 +66,6 @@ class Limits:
     max_concurrency: int
     timeout_seconds: float | None = None
 
-    def __post_init__(self) -> None:
-        if self.max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, got {self.max_concurrency}")
-
 
 @dataclass
 class _Running:
@@ -65,6 +73,7 @@ class _Running:
 
     run_id: str
     attempt: int
+    slot: AttemptSlot
     ended: asyncio.Future[str]
     """The attempt's final status, once the state machine has announced it."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -102,26 +111,37 @@ class Orchestrator:
         self._socket_dir = socket_dir
         self._echo = echo
         self._verbose = verbose
-        # Subtasks go first: their parents hold slots while they wait, so new roots first could starve them.
+        # Subtasks go first, so trees that were started finish before new roots take the slots.
         self._subtask_queue: collections.deque[str] = collections.deque()
         self._root_queue: collections.deque[str] = collections.deque()
         self._running: dict[str, _Running] = {}
         self._retry_timers: dict[str, TimerHandle] = {}
-        self._slots_in_use = 0
+        self.slots = Slots(limits.max_concurrency, self._schedule_pump)
         self._attempt_tasks: set[asyncio.Task[None]] = set()
         self._socket_names = itertools.count()
         self._stopping = False
         self._pump_scheduled = False
-        self.peak_processes = 0
+        # Transitions the store could not write (disk full): tried again until they succeed.
+        self._unwritten: list[Callable[[], object]] = []
+        self._write_retry: TimerHandle | None = None
+        self._outage = False
         states.listen(self._on_announcement)
 
     @property
-    def processes(self) -> int:
-        """Worker processes (attempts) alive now."""
-        return self._slots_in_use
+    def attempts(self) -> int:
+        """Attempts in progress (running task code or parked)."""
+        return len(self._attempt_tasks)
 
-    def resume(self) -> None:
-        """After startup: fail attempts a previous server left running, and queue everything still pending."""
+    async def resume(self) -> None:
+        """After startup: stop the processes a previous server left running, fail their attempts, and queue
+        everything still pending (retries only once those processes are gone).
+        """
+        for left in self._store.running_attempts():
+            if left.pid is not None and await stop_left_behind(left.pid, left.pid_start_time):
+                self._echo(
+                    f"stopped  process group {left.pid} that the last server left running "
+                    f"({left.run_id}, attempt {left.attempt + 1})"
+                )
         self._states.recover(RESTART_REASON)
 
     async def shutdown(self) -> None:
@@ -160,6 +180,9 @@ class Orchestrator:
 
     def _enqueue(self, run_id: str, subtask: bool) -> None:
         (self._subtask_queue if subtask else self._root_queue).append(run_id)
+        self._schedule_pump()
+
+    def _schedule_pump(self) -> None:
         # Start on the next loop turn, so the 202 for a new run shows it as created: pending, no attempts.
         if not self._pump_scheduled:
             self._pump_scheduled = True
@@ -187,23 +210,29 @@ class Orchestrator:
 
     def _pump(self) -> None:
         self._pump_scheduled = False
-        while not self._stopping and self._slots_in_use < self.limits.max_concurrency:
-            queue = self._subtask_queue or self._root_queue
-            if not queue:
+        while not self._stopping and self._write_retry is None and (self._subtask_queue or self._root_queue):
+            slot = self.slots.take_for_start()
+            if slot is None:
                 return
+            queue = self._subtask_queue or self._root_queue
             run_id = queue.popleft()
-            started = self._states.start_attempt(run_id)
+            try:
+                started = self._states.start_attempt(run_id)
+            except sqlite3.Error as exc:  # it stays first in line until the store takes writes again
+                queue.appendleft(run_id)
+                self._write_failed(exc)
+                slot.end()
+                return
             if started is None:  # canceled while queued
+                slot.end()
                 continue
             run, attempt = started
-            self._slots_in_use += 1
-            self.peak_processes = max(self.peak_processes, self._slots_in_use)
-            task = asyncio.ensure_future(self._run_attempt(run, attempt))
+            task = asyncio.ensure_future(self._run_attempt(run, attempt, slot))
             self._attempt_tasks.add(task)
             task.add_done_callback(self._attempt_tasks.discard)
 
-    async def _run_attempt(self, run: RunRecord, attempt: int) -> None:
-        running = _Running(run.id, attempt, asyncio.get_running_loop().create_future())
+    async def _run_attempt(self, run: RunRecord, attempt: int, slot: AttemptSlot) -> None:
+        running = _Running(run.id, attempt, slot, asyncio.get_running_loop().create_future())
         self._running[run.id] = running
         try:
             await self._supervise(run, attempt, running)
@@ -212,11 +241,10 @@ class Orchestrator:
             raise
         finally:
             self._running.pop(run.id, None)
-            self._slots_in_use -= 1
-            self._pump()
+            slot.end()
 
     async def _supervise(self, run: RunRecord, attempt: int, running: _Running) -> None:
-        endpoint = AttemptEndpoint(run.id, attempt, self._store, self._states)
+        endpoint = AttemptEndpoint(run.id, attempt, self._store, self._states, running.slot)
         socket_path = self._socket_dir / f"{next(self._socket_names)}.sock"
         server = SocketServer(
             socket_path,
@@ -240,6 +268,12 @@ class Orchestrator:
                 )
                 return
             running.process = process
+            stat = proc_stat(process.pid)
+            start_time = stat.start_time if stat is not None else None
+            try:
+                self._store.record_attempt_process(run.id, attempt, process.pid, start_time)
+            except sqlite3.Error as exc:  # only a later restart needs it: run the attempt anyway
+                self._write_failed(exc)
             await self._watch(run, attempt, running, process)
         finally:
             await server.close()
@@ -279,10 +313,48 @@ class Orchestrator:
             self._fail(run.id, attempt, _timeout_message(timeout, run.timeout_seconds))
 
     def _fail(self, run_id: str, attempt: int, error: str) -> None:
-        self._states.fail_attempt(run_id, attempt, error)
+        self._write(lambda: self._states.fail_attempt(run_id, attempt, error))
+
+    def _write(self, transition: Callable[[], object]) -> None:
+        """Make a transition now, or, if the store cannot take it, as soon as it can (in order)."""
+        if self._write_retry is None:
+            try:
+                transition()
+                return
+            except sqlite3.Error as exc:
+                self._write_failed(exc)
+        self._unwritten.append(transition)
+
+    def _write_failed(self, error: sqlite3.Error) -> None:
+        """Say what failed (once per outage) and try the failed writes, then the queue, again later."""
+        if not self._outage:
+            self._outage = True
+            self._echo(
+                f"could not write to the database: {type(error).__name__}: {error}; "
+                f"trying again every {WRITE_RETRY_SECONDS:g} s"
+            )
+        if self._write_retry is None and not self._stopping:
+            self._write_retry = self._clock.call_later(WRITE_RETRY_SECONDS, self._retry_writes)
+
+    def _retry_writes(self) -> None:
+        self._write_retry = None
+        while self._unwritten:
+            try:
+                self._unwritten[0]()
+            except sqlite3.Error as exc:
+                self._write_failed(exc)
+                return
+            self._unwritten.pop(0)
+        self._pump()
+        if self._write_retry is None and self._outage:
+            self._outage = False
+            self._echo("the database takes writes again")
 
     def _log(self, run_id: str, attempt: int, stream: str, line: str) -> None:
-        self._store.add_log(run_id, attempt, stream, self._clock.now(), line)
+        try:
+            self._store.add_log(run_id, attempt, stream, self._clock.now(), line)
+        except sqlite3.Error as exc:  # a line that cannot be stored is lost; the attempt goes on
+            self._write_failed(exc)
         if self._verbose:
             self._echo(f"  {run_id} {stream}: {line}")
 

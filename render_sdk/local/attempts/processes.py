@@ -17,7 +17,7 @@ from pathlib import Path
 
 from render_sdk.local.limits import OUTPUT_LINE_BYTES
 
-__all__ = ["LineSink", "ProcStat", "WorkerProcess", "pid_running", "proc_stat"]
+__all__ = ["LineSink", "ProcStat", "WorkerProcess", "pid_running", "proc_stat", "stop_left_behind"]
 
 GRACE_SECONDS = 2.0
 _LINE_LIMIT = OUTPUT_LINE_BYTES
@@ -131,12 +131,7 @@ class WorkerProcess:
 
         Then reap the leader and read its output to the end.
         """
-        _signal_group(self.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while await _group_alive(self.pid) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if await _group_alive(self.pid):
-            _signal_group(self.pid, signal.SIGKILL)
+        await _terminate_group(self.pid, grace)
         await asyncio.shield(self._exited)
         # A process that left the group (setsid) may hold the pipes open forever; do not wait for it.
         _, unfinished = await asyncio.wait(self._readers, timeout=grace)
@@ -181,6 +176,37 @@ def _utf8_boundary(data: bytearray, limit: int) -> int:
 
 async def _exit_status(process: asyncio.subprocess.Process) -> int | None:
     return await process.wait()
+
+
+async def stop_left_behind(pgid: int, start_time: int | None, grace: float = GRACE_SECONDS) -> bool:
+    """Stop a process group an earlier server started and left running (it crashed); whether one was found.
+
+    The group is the one recorded only if its leader is still the process that started at ``start_time``,
+    or if the leader is gone but members remain (Linux reuses no pid that still names a process group).
+    Without a start time, or without ``/proc``, nothing is stopped: a reused pid must never be signalled.
+    """
+    if start_time is None or pgid <= 1 or not _PROC.is_dir():
+        return False
+    leader = proc_stat(pgid)
+    if leader is not None and leader.start_time != start_time:
+        return False  # the pid now belongs to another process
+    if leader is None and not await _group_alive(pgid):
+        return False
+    await _terminate_group(pgid, grace)
+    deadline = time.monotonic() + grace
+    while await _group_alive(pgid) and time.monotonic() < deadline:  # SIGKILL is not instant either
+        await asyncio.sleep(0.05)
+    return True
+
+
+async def _terminate_group(pgid: int, grace: float) -> None:
+    """SIGTERM the group, up to ``grace`` seconds for it to go, then SIGKILL what is left."""
+    _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while await _group_alive(pgid) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    if await _group_alive(pgid):
+        _signal_group(pgid, signal.SIGKILL)
 
 
 def _signal_group(pgid: int, signum: int) -> None:

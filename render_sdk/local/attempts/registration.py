@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from render_sdk_callback_api.models import TaskDefinition, Tasks
+from render_sdk_callback_api.models import TaskDefinition, TaskOptions, Tasks
 
-from render_sdk._protocol.retry import WIRE_DEFAULT_FACTOR
+from render_sdk._protocol.retry import WIRE_DEFAULT_FACTOR, WIRE_DEFAULT_MAX_RETRIES, WIRE_DEFAULT_WAIT_MS
 from render_sdk._protocol.strict_json import loads
 from render_sdk._protocol.wire import WireError, from_wire
 from render_sdk.local.attempts.processes import WorkerProcess
 from render_sdk.local.attempts.socket_server import HttpError, Reply, SocketServer
 from render_sdk.local.attempts.worker_command import WorkerCommand
-from render_sdk.local.engine.records import RetryPolicy, TaskParameter, TaskSpec
+from render_sdk.local.engine.records import DEFAULT_TIMEOUT_SECONDS, RetryPolicy, TaskParameter, TaskSpec
 
 __all__ = ["RegistrationError", "register_tasks"]
 
@@ -114,8 +114,12 @@ def _check_tasks(tasks: list[TaskDefinition]) -> None:
 
 
 def _spec(task: TaskDefinition) -> TaskSpec:
-    """The engine's typed definition of a task as the worker registered it; absent options take defaults."""
-    options = task.options
+    """The engine's typed definition of a task as the worker registered it.
+
+    The callback spec makes ``options`` and every retry field optional; absent ones take Render's defaults
+    (no retries, a first wait of 0 ms, factor 2) and the SDK's documented default timeout.
+    """
+    options = task.options or TaskOptions()
     retry = options.retry
     return TaskSpec(
         name=task.name,
@@ -125,11 +129,15 @@ def _spec(task: TaskDefinition) -> TaskSpec:
         retry=RetryPolicy()
         if retry is None
         else RetryPolicy(
-            max_retries=retry.max_retries,
-            wait_duration_ms=retry.wait_duration_ms,
+            max_retries=WIRE_DEFAULT_MAX_RETRIES if retry.max_retries is None else retry.max_retries,
+            wait_duration_ms=WIRE_DEFAULT_WAIT_MS
+            if retry.wait_duration_ms is None
+            else retry.wait_duration_ms,
             factor=retry.factor or WIRE_DEFAULT_FACTOR,  # Render treats 0 as unset, too
         ),
-        timeout_seconds=options.timeout_seconds,
+        timeout_seconds=DEFAULT_TIMEOUT_SECONDS
+        if options.timeout_seconds is None
+        else options.timeout_seconds,
         plan=options.plan,
     )
 

@@ -17,6 +17,7 @@ from typing import Any, Final
 from render_sdk._protocol.retry import WIRE_DEFAULT_FACTOR, WIRE_DEFAULT_MAX_RETRIES, WIRE_DEFAULT_WAIT_MS
 
 __all__ = [
+    "DEFAULT_TIMEOUT_SECONDS",
     "TERMINAL_STATUSES",
     "AttemptRecord",
     "LogRecord",
@@ -32,6 +33,9 @@ __all__ = [
 ]
 
 TERMINAL_STATUSES: Final = frozenset({"completed", "failed", "canceled"})
+
+DEFAULT_TIMEOUT_SECONDS: Final = 300
+"""A task's timeout when its definition sets none: the SDK's documented ``Workflows(default_timeout=300)``."""
 
 
 def timestamp(moment: datetime) -> str:
@@ -96,7 +100,7 @@ class TaskSpec:
     name: str
     parameters: tuple[TaskParameter, ...] = ()
     retry: RetryPolicy = RetryPolicy()
-    timeout_seconds: int | None = None
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     plan: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -108,8 +112,7 @@ class TaskSpec:
                 "factor": self.retry.factor,
             }
         }
-        if self.timeout_seconds is not None:
-            options["timeout_seconds"] = self.timeout_seconds
+        options["timeout_seconds"] = self.timeout_seconds
         if self.plan is not None:
             options["plan"] = self.plan
         parameters = [
@@ -148,7 +151,7 @@ class TaskSpec:
                 wait_duration_ms=int(retry.get("wait_duration_ms", WIRE_DEFAULT_WAIT_MS)),
                 factor=float(retry.get("factor") or WIRE_DEFAULT_FACTOR),
             ),
-            timeout_seconds=options.get("timeout_seconds"),
+            timeout_seconds=int(options.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS),
             plan=options.get("plan"),
         )
 
@@ -218,7 +221,11 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class AttemptRecord:
-    """One attempt of a run (0-indexed); its results stay JSON text until read, as a run's do."""
+    """One attempt of a run (0-indexed); its results stay JSON text until read, as a run's do.
+
+    ``pid`` and ``pid_start_time`` name the process group it ran in (its leader, and when that started in
+    clock ticks since boot, so that a reused pid is never mistaken for it); None until it has a process.
+    """
 
     run_id: str
     attempt: int
@@ -228,6 +235,8 @@ class AttemptRecord:
     completed_at: datetime | None
     error: str | None
     results_json: str | None
+    pid: int | None = None
+    pid_start_time: int | None = None
 
     @functools.cached_property
     def results(self) -> list[Any] | None:

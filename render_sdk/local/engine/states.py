@@ -18,7 +18,6 @@ longer running is ignored, which makes ``/callback`` idempotent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,10 +29,17 @@ from render_sdk.local.engine.clock import Clock, SystemClock
 from render_sdk.local.engine.errors import Conflict, NotFound
 from render_sdk.local.engine.events import EventBus
 from render_sdk.local.engine.ids import new_id
-from render_sdk.local.engine.records import TERMINAL_STATUSES, AttemptRecord, RunRecord, TaskRecord
+from render_sdk.local.engine.records import (
+    TERMINAL_STATUSES,
+    AttemptRecord,
+    RunRecord,
+    TaskRecord,
+    timestamp,
+)
 from render_sdk.local.engine.store import Store
 
 __all__ = [
+    "IDEMPOTENCY_WINDOW",
     "Announcement",
     "AttemptEnded",
     "RetryScheduled",
@@ -42,6 +48,10 @@ __all__ = [
     "RunStates",
     "ScheduledRetry",
 ]
+
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+"""How long a start request's idempotency key keeps returning the run it started (as on Render)."""
 
 
 @dataclass(frozen=True)
@@ -111,10 +121,24 @@ class RunStates:
 
     # ---- transitions ----------------------------------------------------------------------------------
 
-    def create_run(self, task: TaskRecord, input_value: Any) -> RunRecord:
-        """Create a pending root run of ``task``."""
+    def create_run(self, task: TaskRecord, input_value: Any, idempotency_key: str | None = None) -> RunRecord:
+        """Create a pending root run of ``task``, or return the run an earlier request with its key started.
+
+        Args:
+            task: The task to run.
+            input_value: Its input, a JSON array or object.
+            idempotency_key: The client's key for this start: a request with the same key in the same workflow
+                within :data:`IDEMPOTENCY_WINDOW` gets the first request's run (its own input is ignored).
+        """
         with self._store.transaction():
-            run = self._store.insert_run(self._new_run(task, input_value, None, None), None)
+            if idempotency_key is not None:
+                since = self.clock.now() - IDEMPOTENCY_WINDOW
+                existing = self._store.find_started_run(task.workflow_id, idempotency_key, since)
+                if existing is not None:
+                    return existing
+            record = self._new_run(task, input_value, None, None)
+            key = None if idempotency_key is None else (idempotency_key, timestamp(record.created_at))
+            run = self._store.insert_run(record, key)
         self._announce([RunQueued(run, created=True)])
         return run
 
@@ -320,19 +344,25 @@ class RunStates:
 
     # ---- waiting --------------------------------------------------------------------------------------
 
-    async def wait_final(self, run_id: str, timeout: float) -> RunRecord | None:
+    async def wait_final(
+        self, run_id: str, timeout: float, interrupt: asyncio.Future[Any] | None = None
+    ) -> RunRecord | None:
         """The run as soon as it is final, or as it is after ``timeout`` seconds; None for an unknown run.
 
         Waits on the event bus, not by polling the store: a transition into a final state is published right
-        after it commits.
+        after it commits. ``interrupt``, once done, ends the wait early too.
         """
         subscription = self.bus.subscribe([run_id])  # before reading, so no transition can slip between
         try:
             run = self._store.get_run(run_id)
             if run is None or run.status in TERMINAL_STATUSES:
                 return run
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(subscription.queue.get(), timeout)
+            event = asyncio.ensure_future(subscription.queue.get())
+            waiters: set[asyncio.Future[Any]] = {event} if interrupt is None else {event, interrupt}
+            try:
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                event.cancel()
             return self._store.get_run(run_id)
         finally:
             subscription.close()

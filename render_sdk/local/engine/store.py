@@ -10,6 +10,7 @@ writes it uses.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -33,7 +34,7 @@ from render_sdk.local.engine.records import (
 
 __all__ = ["Store"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry upgrades the schema from its index to index + 1; PRAGMA user_version records how far a file got.
 _MIGRATIONS: Sequence[str] = (
@@ -119,6 +120,14 @@ _MIGRATIONS: Sequence[str] = (
     CREATE INDEX logs_by_run ON logs (run_id, seq);
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO counters (name, value) VALUES ('event_seq', 0);
+    """,
+    # 2: the process group of each attempt, so a restarted server can stop what a crashed one left running;
+    # the idempotency keys of runs started through the REST API, found per workflow.
+    """
+    ALTER TABLE attempts ADD COLUMN pid INTEGER;
+    ALTER TABLE attempts ADD COLUMN pid_start_time INTEGER;
+    CREATE INDEX task_runs_by_start_key ON task_runs (workflow_id, idempotency_key, seq)
+        WHERE parent_id IS NULL AND idempotency_key IS NOT NULL;
     """,
 )
 
@@ -289,6 +298,15 @@ class Store:
         ).fetchone()
         return None if row is None else _run(row)
 
+    def find_started_run(self, workflow_id: str, key: str, since: datetime) -> RunRecord | None:
+        """The root run a start request with idempotency ``key`` created at or after ``since``, if any."""
+        row = self._db.execute(
+            "SELECT * FROM task_runs WHERE workflow_id = ? AND idempotency_key = ? AND parent_id IS NULL "
+            "AND created_at >= ? ORDER BY seq DESC LIMIT 1",
+            (workflow_id, key, timestamp(since)),
+        ).fetchone()
+        return None if row is None else _run(row)
+
     def get_run(self, run_id: str) -> RunRecord | None:
         row = self._db.execute("SELECT * FROM task_runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else _run(row)
@@ -378,6 +396,20 @@ class Store:
             ),
         )
 
+    def record_attempt_process(self, run_id: str, attempt: int, pid: int, start_time: int | None) -> None:
+        """Remember the process group an attempt runs in (its leader's pid and start time)."""
+        self._db.execute(
+            "UPDATE attempts SET pid = ?, pid_start_time = ? WHERE run_id = ? AND attempt = ?",
+            (pid, start_time, run_id, attempt),
+        )
+
+    def running_attempts(self) -> list[AttemptRecord]:
+        """Attempts recorded as running: after a crash, those whose processes may still be alive."""
+        rows = self._db.execute(
+            "SELECT * FROM attempts WHERE status = 'running' ORDER BY started_at"
+        ).fetchall()
+        return [_attempt(row) for row in rows]
+
     def attempts(self, run_id: str) -> list[AttemptRecord]:
         rows = self._db.execute(
             "SELECT * FROM attempts WHERE run_id = ? ORDER BY attempt", (run_id,)
@@ -456,7 +488,21 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+                return
+            except sqlite3.Error:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        # After some errors (SQLITE_FULL, SQLITE_IOERR) SQLite has rolled back already, and a ROLLBACK then
+        # fails with "no transaction is active": the error that matters is the one being raised.
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
 
 
 _JSON_COLUMNS = frozenset({"results_json", "input_json"})
@@ -507,6 +553,8 @@ def _attempt(row: sqlite3.Row) -> AttemptRecord:
         completed_at=from_timestamp(row["completed_at"]),
         error=row["error"],
         results_json=row["results_json"],
+        pid=row["pid"],
+        pid_start_time=row["pid_start_time"],
     )
 
 

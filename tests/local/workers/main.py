@@ -31,9 +31,10 @@ def hang(seconds: float) -> str:
 
 @app.task(retry=Retry(max_retries=2, wait_duration_ms=100, backoff_scaling=1.0))
 def slow_then_done(pid_dir: str, seconds: float) -> str:
-    """Record this attempt's pid, sleep, succeed (used to kill the server mid-attempt)."""
+    """Record this attempt's pid, sleep (the first attempt only), succeed: to kill the server mid-attempt."""
+    first = not any(Path(pid_dir).iterdir())
     Path(pid_dir, f"{os.getpid()}.pid").write_text(str(os.getpid()))
-    time.sleep(seconds)
+    time.sleep(seconds if first else 0)
     return "done"
 
 
@@ -61,3 +62,17 @@ def sleeper(pid_dir: str) -> None:
 async def sleepy_fan_out(pid_dir: str, n: int) -> list[None]:
     Path(pid_dir, f"{os.getpid()}.pid").write_text(str(os.getpid()))
     return list(await asyncio.gather(*[sleeper(pid_dir) for _ in range(n)]))
+
+
+@app.task
+async def tree(depth: int, fanout: int) -> int:
+    """Count the nodes of a tree of subtasks: each node gathers its children."""
+    if depth == 0:
+        return 1
+    return 1 + sum(await asyncio.gather(*[tree(depth - 1, fanout) for _ in range(fanout)]))
+
+
+@app.task
+async def chain(n: int) -> int:
+    """A line of n subtasks, each waiting for the next."""
+    return 0 if n == 0 else 1 + await chain(n - 1)

@@ -2,7 +2,9 @@
 
 Tasks: ``probe`` (tries the subtask endpoints and returns what it saw), ``wait_for_child`` (starts ``child``
 and polls until it is no longer running, returning the last poll), ``poll_once`` (starts ``child`` and asks
-for its result once, returning the answer and how long it took), and ``child`` (sleeps).
+for its result once, returning the answer and how long it took), ``child`` (sleeps), ``identity`` (returns
+what ``GET /input`` said besides the input), ``parent_of_identity`` (returns its subtask ``identity``'s), and
+three that fail, registered with no options, a partial retry policy and fields from a newer SDK.
 """
 
 import base64
@@ -73,14 +75,32 @@ def poll_once(child_seconds: float) -> object:
 
 def main() -> None:
     if os.environ["RENDER_SDK_MODE"] == "register":
-        names = ["probe", "wait_for_child", "poll_once", "child"]
-        call("POST", "/register-tasks", {"tasks": [{"name": name, "options": {}} for name in names]})
+        names = ["probe", "wait_for_child", "poll_once", "child", "identity", "parent_of_identity"]
+        tasks: list[dict[str, object]] = [{"name": name, "options": {}} for name in names]
+        # What the callback spec allows besides: no options at all, a retry with only some fields, and
+        # fields this runtime does not know (a newer SDK's), at every level.
+        tasks += [
+            {"name": "bare_fails", "from_the_future": 1},
+            {"name": "retries_twice", "options": {"retry": {"max_retries": 2, "jitter": True}, "new": "x"}},
+            {"name": "waits_only", "options": {"retry": {"wait_duration_ms": 50}}},
+        ]
+        status, body = call("POST", "/register-tasks", {"tasks": tasks, "sdk": "raw 9.9"})
+        assert status == 200, body
         return
     _, task = call("GET", "/input")
     name = task["task_name"]  # type: ignore[index]
     args = json.loads(base64.b64decode(task["input"]))  # type: ignore[index]
-    if name == "probe":
-        result: object = probe()
+    if name in ("bare_fails", "retries_twice", "waits_only"):
+        call("POST", "/callback", {"error": {"details": f"RuntimeError: {name} fails on purpose"}})
+        return
+    if name == "identity":
+        result: object = {key: value for key, value in task.items() if key != "input"}  # type: ignore[union-attr]
+    elif name == "parent_of_identity":
+        _, body = call("POST", "/run-subtask", {"task_name": "identity", "input": b64([])})
+        answer = wait_result(body["task_run_id"])  # type: ignore[index]
+        result = json.loads(base64.b64decode(answer["complete"]["output"]))[0]  # type: ignore[index]
+    elif name == "probe":
+        result = probe()
     elif name == "wait_for_child":
         _, body = call("POST", "/run-subtask", {"task_name": "child", "input": b64([60])})
         print(f"polling child {body['task_run_id']} from pid {os.getpid()}", flush=True)  # type: ignore[index]
