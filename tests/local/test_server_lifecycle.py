@@ -155,8 +155,10 @@ def test_socket_directory_is_removed_on_every_stop(
 def test_ctrl_c_while_a_client_awaits_is_quiet_and_quick(start_local_runtime: Any, tmp_path: Path) -> None:
     db = tmp_path / "runs.sqlite3"
     server = start_local_runtime(WORKER, cwd=WORKERS, db_path=db, args=["--no-watch"])
-    run = start_run(server.url, "wf/slow_then_done", [str(tmp_path), 60])
-    wait_until(lambda: any(tmp_path.glob("*.pid")), message="the attempt to start")
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    run = start_run(server.url, "wf/slow_then_done", [str(pids), 60])
+    wait_until(lambda: any(pids.glob("*.pid")), message="the attempt to start")
     stream_ended: list[Any] = []
     stream_open = threading.Event()
 
