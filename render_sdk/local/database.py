@@ -1,8 +1,8 @@
 """The run history's SQLite file: private to its user, owned by one server at a time, refused in one line.
 
 - Private: a directory made for it is created 0700 and the file (with SQLite's ``-wal`` and ``-shm`` files,
-  which SQLite creates with the file's own mode) 0600, whatever the umask; an existing file loses any group
-  and other permission bits.
+  which SQLite creates with the file's own mode) 0600, whatever the umask; an existing database loses any
+  group and other permission bits once it opened.
 - One owner: a server holds an exclusive ``flock`` on ``<file>.lock`` for as long as it runs, and writes its
   pid and URL into it. A second server on the same file is refused with a line naming the owner.
 - Refused in one line: a file SQLite cannot use (corrupt, read-only, unopenable, from a newer render_sdk) is
@@ -41,8 +41,13 @@ class DatabaseClaim:
         self._lock_fd: int | None = lock_fd
         self._created = created
 
-    def announce(self, url: str) -> None:
-        """Record where this server answers, for a second server's refusal message."""
+    def opened(self, url: str) -> None:
+        """The store opened: make its files private and record where this server answers.
+
+        Files that already existed are tightened only now, so that one which turns out not to be a database
+        is left exactly as it was.
+        """
+        _drop_shared_bits(self.path)
         if self._lock_fd is not None:
             _write_owner(self._lock_fd, url)
 
@@ -80,7 +85,7 @@ def claim_database(path: Path) -> DatabaseClaim:
         _remove(created)
         raise
     _write_owner(lock_fd, None)
-    if _make_private_file(path):
+    if _create_private_file(path):
         created.append(path)
     return DatabaseClaim(path, lock_path, lock_fd, created)
 
@@ -180,19 +185,23 @@ def _read_owner(fd: int) -> str:
     return f"pid {pid}, serving {url}" if url else f"pid {pid}, still starting"
 
 
-def _make_private_file(path: Path) -> bool:
-    """Create ``path`` 0600 if missing (True if it was); drop group and other bits from it and side files."""
-    created = False
-    with contextlib.suppress(OSError):
+def _create_private_file(path: Path) -> bool:
+    """Create ``path`` 0600 if it is missing; True if it was."""
+    try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        created = True
-        try:
-            os.fchmod(fd, 0o600)  # exactly, whatever the umask
-        finally:
-            os.close(fd)
+    except OSError:  # it exists (or cannot be: SQLite will say why)
+        return False
+    try:
+        os.fchmod(fd, 0o600)  # exactly, whatever the umask
+    finally:
+        os.close(fd)
+    return True
+
+
+def _drop_shared_bits(path: Path) -> None:
+    """Remove group and other permission bits from ``path`` and SQLite's side files."""
     for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         with contextlib.suppress(OSError):
             mode = os.stat(candidate).st_mode & 0o7777
             if mode & 0o077:
                 os.chmod(candidate, mode & 0o700)
-    return created

@@ -129,7 +129,7 @@ class LocalRuntime:
                     store = _open_store(options.db_path)
                     opened = True
                     if claim is not None:
-                        claim.announce(self.url)
+                        claim.opened(self.url)
                     await self._serve_store(store, listener, socket_dir, on_ready)
                 finally:
                     shutil.rmtree(socket_dir, ignore_errors=True)

@@ -19,7 +19,7 @@ def test_one_claim_at_a_time_and_the_refusal_names_the_owner(tmp_path: Path) -> 
         DatabaseInUse, match=rf"{db} is in use by another .*pid {os.getpid()}, still starting"
     ):
         claim_database(db)
-    first.announce("http://127.0.0.1:8121")
+    first.opened("http://127.0.0.1:8121")
     with pytest.raises(DatabaseInUse, match=r"serving http://127\.0\.0\.1:8121\); stop it, or give this"):
         claim_database(db)
     first.release()
@@ -44,7 +44,10 @@ def test_an_existing_file_loses_group_and_other_bits(tmp_path: Path) -> None:
     db = tmp_path / "runs.sqlite3"
     sqlite3.connect(db).close()
     db.chmod(0o644)
-    claim_database(db).release(remove_created=True)
+    claim = claim_database(db)
+    assert stat.S_IMODE(os.stat(db).st_mode) == 0o644  # untouched until it proves to be a database
+    claim.opened("http://127.0.0.1:8121")
+    claim.release(remove_created=True)
     assert db.exists() and stat.S_IMODE(os.stat(db).st_mode) == 0o600
 
 

@@ -90,13 +90,13 @@ def test_unusable_database_is_one_line_and_leaves_nothing(
     place = tmp_path / "place"
     place.mkdir()
     path, words = unusable(kind, place)
-    before = sorted(p.name for p in place.rglob("*"))
+    before = sorted((p.name, p.stat().st_mode) for p in place.rglob("*"))
     result = dev(["--db", str(path)], WORKERS, {**subprocess_env, "TMPDIR": str(private_tmp)})
     assert result.returncode == 1, result.stdout + result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("render-workflows dev: ") and str(path) in line and words in line, line
     assert "Traceback" not in result.stdout + result.stderr
-    assert sorted(p.name for p in place.rglob("*")) == before
+    assert sorted((p.name, p.stat().st_mode) for p in place.rglob("*")) == before
     assert list(private_tmp.iterdir()) == []
 
 
