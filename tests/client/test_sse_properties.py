@@ -22,7 +22,7 @@ from render_sdk.client._waiting import TERMINAL_EVENTS, parse_event, parse_event
 from render_sdk.client.types import ResponseFormatError
 
 PROPERTY = settings(
-    max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 JSON_LEAVES = (

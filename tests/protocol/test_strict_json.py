@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from render_sdk._protocol.strict_json import MAX_DEPTH, MAX_INTEGER_DIGITS, InvalidJSON, dumps, loads
 
 PROPERTY = settings(
-    max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 LONG_INTEGER = "9" * (MAX_INTEGER_DIGITS + 1)
