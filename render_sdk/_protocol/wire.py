@@ -10,12 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import json
 import types
 import typing
 from typing import Any, TypeVar, Union
 
-from render_sdk._protocol.strict_json import dumps
+from render_sdk._protocol.strict_json import InvalidJSON, dumps, loads
 
 __all__ = ["WireError", "decode_payload", "encode_payload", "from_wire", "to_wire"]
 
@@ -101,6 +100,10 @@ def decode_payload(text: str | None, path: str = "payload") -> Any:
     if not text:
         return None
     try:
-        return json.loads(base64.b64decode(text, validate=True).decode("utf-8"))
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireError(f"{path} is not base64-encoded JSON: {exc}") from exc
+        raw = base64.b64decode(text, validate=True)
+    except binascii.Error as exc:
+        raise WireError(f"{path} is not base64: {exc}") from None
+    try:
+        return loads(raw)
+    except InvalidJSON as exc:
+        raise WireError(f"{path} is not strict JSON: {exc}") from None

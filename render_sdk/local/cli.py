@@ -21,6 +21,7 @@ from render_sdk._protocol.local_dev import DEFAULT_HOST, DEFAULT_PORT
 from render_sdk._version import __version__
 from render_sdk.local.attempts.orchestrator import default_max_concurrency
 from render_sdk.local.attempts.worker_command import WorkerCommand, load_env_file
+from render_sdk.local.database import DatabaseUnusable
 
 __all__ = ["dev"]
 
@@ -38,6 +39,13 @@ def _dev_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"render-workflows {__version__}")
     parser.add_argument(
         "--host", default=DEFAULT_HOST, help=f"interface to listen on (default: {DEFAULT_HOST})"
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host is NAME (repeatable); loopback names and --host always are",
     )
     parser.add_argument(
         "--port",
@@ -122,12 +130,16 @@ def dev(argv: Sequence[str]) -> int:
         watch=not args.no_watch,
         prefork=args.prefork,
         test_timeout_seconds=args.test_timeout_seconds,
+        allowed_hosts=tuple(args.allowed_host),
     )
     runtime = LocalRuntime(options, echo=_echo)
     try:
         asyncio.run(runtime.serve())
     except PortInUseError as exc:
         print(f"render-workflows dev: {exc.strerror}", file=sys.stderr)
+        return 1
+    except DatabaseUnusable as exc:
+        print(f"render-workflows dev: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130

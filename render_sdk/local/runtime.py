@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import os
 import shutil
 import signal
 import socket
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,19 +25,27 @@ import uvicorn
 from render_sdk._protocol.local_dev import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_URL
 from render_sdk._protocol.strict_json import dumps
 from render_sdk.local.api.app import build_app
+from render_sdk.local.api.guard import GuardPolicy, RequestGuard
 from render_sdk.local.attempts.launcher import WorkerLauncher
 from render_sdk.local.attempts.orchestrator import Limits, Orchestrator, default_max_concurrency
 from render_sdk.local.attempts.prefork import Prefork
 from render_sdk.local.attempts.registration import RegistrationError, register_tasks
 from render_sdk.local.attempts.source_watch import source_changes
 from render_sdk.local.attempts.worker_command import WorkerCommand
+from render_sdk.local.database import DatabaseUnusable, claim_database, describe_open_error
 from render_sdk.local.engine.clock import Clock, SystemClock
 from render_sdk.local.engine.ids import new_id
 from render_sdk.local.engine.records import TaskRecord, TaskSpec, VersionRecord, WorkflowRecord
 from render_sdk.local.engine.states import RunStates
 from render_sdk.local.engine.store import Store
+from render_sdk.local.limits import REST_BODY_BYTES
 
 __all__ = ["DevOptions", "LocalRuntime", "PortInUseError", "default_max_concurrency"]
+
+REGISTRATION_FAILED = (
+    "Registration failed: the task list stays as registered before, but new attempts run the current source "
+    "(and fail the same way) until it registers again."
+)
 
 
 class PortInUseError(OSError):
@@ -60,6 +68,7 @@ class DevOptions:
         prefork: Fork attempts from a pre-imported copy of the worker when it is a Python program.
         test_timeout_seconds: For tests only: stop every attempt after this many seconds instead of its
             task's timeout, so timeout tests need not wait Render's 30 s minimum.
+        allowed_hosts: Host names the API answers besides loopback and ``host`` (see ``api/guard.py``).
     """
 
     command: WorkerCommand
@@ -72,6 +81,7 @@ class DevOptions:
     watch: bool = True
     prefork: bool = False
     test_timeout_seconds: float | None = None
+    allowed_hosts: tuple[str, ...] = ()
 
 
 class LocalRuntime:
@@ -99,26 +109,47 @@ class LocalRuntime:
     async def serve(self, on_ready: Callable[[str], None] | None = None) -> None:
         """Run until stopped; ``on_ready`` gets the base URL once the API accepts requests.
 
+        Whatever happens, the socket directory is removed and the database given up on the way out; a database
+        that could not be opened leaves nothing behind that this call created.
+
         Raises:
+            DatabaseUnusable: The database is another server's, or SQLite cannot use it (one-line message).
             PortInUseError: The port is taken.
         """
         options = self.options
-        listener = _bind(options.host, options.port)
-        host, port = listener.getsockname()[:2]
-        self.url = f"http://{host}:{port}"
-        socket_dir = Path(tempfile.mkdtemp(prefix="render-sdk-"))
-        os.chmod(socket_dir, 0o700)
-        store = Store(options.db_path)
-        if options.prefork:
-            self._prefork = Prefork(options.command, socket_dir, self._echo, options.verbose)
+        claim = claim_database(options.db_path) if options.db_path is not None else None
+        opened = False
+        try:
+            listener = _bind(options.host, options.port)
+            try:
+                host, port = listener.getsockname()[:2]
+                self.url = f"http://{host}:{port}"
+                socket_dir = Path(tempfile.mkdtemp(prefix="render-sdk-"))
+                try:
+                    store = _open_store(options.db_path)
+                    opened = True
+                    if claim is not None:
+                        claim.opened(self.url)
+                    await self._serve_store(store, listener, socket_dir, on_ready)
+                finally:
+                    shutil.rmtree(socket_dir, ignore_errors=True)
+            finally:
+                listener.close()
+        finally:
+            if claim is not None:
+                claim.release(remove_created=not opened)
+
+    async def _serve_store(
+        self, store: Store, listener: socket.socket, socket_dir: Path, on_ready: Callable[[str], None] | None
+    ) -> None:
+        if self.options.prefork:
+            self._prefork = Prefork(self.options.command, socket_dir, self._echo, self.options.verbose)
         try:
             await self._serve(store, listener, socket_dir, on_ready)
         finally:
             if self._prefork is not None:
                 await self._prefork.close()
             store.close()
-            listener.close()
-            shutil.rmtree(socket_dir, ignore_errors=True)
 
     async def _serve(
         self,
@@ -143,10 +174,11 @@ class LocalRuntime:
         registration_error = await self._register(store, workflow, socket_dir)
         if self._prefork is not None:
             await self._prefork.restart(announce=False)  # the banner says whether it is on
-        await orchestrator.resume()
 
+        streams_closing = asyncio.Event()
+        guard = GuardPolicy.for_address(options.host, options.allowed_hosts, REST_BODY_BYTES)
         config = uvicorn.Config(
-            build_app(store, states),
+            RequestGuard(build_app(store, states, closing=streams_closing), guard),
             log_level="warning",
             lifespan="off",
             timeout_graceful_shutdown=1,
@@ -167,12 +199,15 @@ class LocalRuntime:
                 server_task.result()
                 return
             self._banner(store, workflow, registration_error)
+            # After the banner, so that what it retries, and why, is read in order.
+            await orchestrator.resume()
             if on_ready is not None:
                 on_ready(self.url)
             stopped = asyncio.ensure_future(self._stop.wait())
             await asyncio.wait({stopped, server_task}, return_when=asyncio.FIRST_COMPLETED)
             stopped.cancel()
             self._echo("Stopping: ending running attempts...")
+            streams_closing.set()  # first, so that no open event stream holds the server past its grace
             if watcher is not None:
                 stop_watching.set()  # the watching thread ends within 50 ms; a cancel would wait 5 s for it
                 await watcher
@@ -235,7 +270,7 @@ class LocalRuntime:
             names = ", ".join(task.name for task in store.list_tasks(active_only=True))
             self._echo(f"Registered tasks: {names}")
         else:
-            self._echo(f"Registration failed; keeping the previous tasks.\n{error}")
+            self._echo(f"{REGISTRATION_FAILED}\n{error}")
 
     def _banner(self, store: Store, workflow: WorkflowRecord, registration_error: str | None) -> None:
         options = self.options
@@ -256,7 +291,7 @@ class LocalRuntime:
         if self._prefork is not None:
             lines.append(f"  Prefork:     {self._prefork.describe()}")
         if registration_error is not None:
-            lines.append(f"  Registration failed{'; using the tasks registered before' if tasks else ''}:")
+            lines.append(f"  {REGISTRATION_FAILED if tasks else 'Registration failed.'}")
             lines.extend(f"    {line}" for line in registration_error.splitlines())
         example = tasks[0] if tasks else None
         env = "RENDER_USE_LOCAL_DEV=true" if self.url == DEFAULT_URL else f"RENDER_LOCAL_DEV_URL={self.url}"
@@ -286,7 +321,8 @@ class _Server(uvicorn.Server):
 @contextlib.contextmanager
 def _signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> Iterator[None]:
     installed = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP too: a closed terminal stops the server as Ctrl-C does, removing its socket directory.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             loop.add_signal_handler(signum, stop)
             installed.append(signum)
@@ -297,6 +333,16 @@ def _signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> Itera
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
+
+
+def _open_store(path: Path | None) -> Store:
+    """The store at ``path``; a file SQLite cannot use is a :class:`DatabaseUnusable` saying why."""
+    if path is None:
+        return Store(None)
+    try:
+        return Store(path)
+    except (sqlite3.DatabaseError, OSError, RuntimeError) as exc:
+        raise DatabaseUnusable(describe_open_error(path, exc)) from None
 
 
 def _bind(host: str, port: int) -> socket.socket:

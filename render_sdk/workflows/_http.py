@@ -15,6 +15,7 @@ from typing import Any
 
 import h11
 
+from render_sdk._protocol.strict_json import dumps
 from render_sdk._version import user_agent
 from render_sdk.client.errors import (
     RenderError,
@@ -139,7 +140,7 @@ class Request:
         self.operation = operation
         self.method = method
         self.path = path
-        self.payload = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        self.payload = None if body is None else dumps(body).encode()
         self.socket_path = socket_path
         self.retry_for = retry_for
         self._started = time.monotonic()

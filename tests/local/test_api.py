@@ -70,7 +70,9 @@ def test_error_responses_are_json(local_runtime: Any) -> None:
     url = local_runtime.url
     assert_error(httpx.get(f"{url}/v1/task-runs/trn-nope"), 404, "trn-nope not found")
     assert_error(httpx.delete(f"{url}/v1/task-runs/trn-nope"), 404, "not found")
-    assert_error(httpx.post(f"{url}/v1/task-runs", content=b"{nope"), 400, "not valid JSON")
+    json_type = {"Content-Type": "application/json"}
+    bad_json = httpx.post(f"{url}/v1/task-runs", content=b"{nope", headers=json_type)
+    assert_error(bad_json, 400, "not valid JSON")
     assert_error(httpx.post(f"{url}/v1/task-runs", json={"task": "wf/square"}), 400, "input is required")
     assert_error(
         httpx.post(f"{url}/v1/task-runs", json={"task": "wf/square", "input": "3"}), 400, "got a string"
@@ -301,10 +303,13 @@ def test_source_change_registers_again_and_failure_keeps_tasks(
         message="registered again after a .js change",
     )
     math_tasks.write_text("def broken(:\n")
-    server.wait_for_output("Registration failed; keeping the previous tasks.")
+    server.wait_for_output("Registration failed: the task list stays as registered before, but new attempts")
     server.wait_for_output("SyntaxError")
     names = {item["task"]["name"] for item in httpx.get(f"{server.url}/v1/tasks").json()}
     assert "cube" in names
+    # As the message says: the kept task starts the current, broken source.
+    broken = wait_finished(server.url, start_run(server.url, "wf/cube", [2])["id"])
+    assert broken["status"] == "failed" and "SyntaxError" in broken["error"], broken
     statuses = [
         item["workflowVersion"]["status"] for item in httpx.get(f"{server.url}/v1/workflowversions").json()
     ]

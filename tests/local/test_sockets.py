@@ -6,10 +6,12 @@ import asyncio
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from render_sdk.local.attempts.processes import _group_alive
 from render_sdk.local.attempts.socket_server import Reply, SocketServer
@@ -140,3 +142,89 @@ def test_group_is_alive_while_any_member_runs(tmp_path: Path) -> None:
     while asyncio.run(_group_alive(leader.pid)):
         assert time.monotonic() < deadline, f"group {leader.pid} (grandchild {grandchild}) still alive"
         time.sleep(0.05)
+
+
+def test_socket_is_0600_from_bind_whatever_the_umask(tmp_path: Path, monkeypatch: Any) -> None:
+    """No chmod after the bind: the mode is right from the moment the socket file exists."""
+    import render_sdk.local.attempts.socket_server as socket_server
+
+    def no_chmod(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the socket's mode must not depend on a chmod after it exists")
+
+    monkeypatch.setattr(socket_server.os, "chmod", no_chmod)
+
+    async def main() -> int:
+        async def handler(method: str, path: str, body: bytes) -> Reply:
+            return Reply(200)
+
+        server = SocketServer(tmp_path / "private.sock", handler)
+        previous = os.umask(0)
+        try:
+            await server.start()
+        finally:
+            os.umask(previous)
+        try:
+            return stat.S_IMODE(os.stat(server.path).st_mode)
+        finally:
+            await server.close()
+
+    assert asyncio.run(main()) == 0o600
+
+
+DESCRIPTOR_SERVER = """
+import asyncio, resource, sys
+from pathlib import Path
+from render_sdk.local.attempts.socket_server import Reply, SocketServer
+
+async def main():
+    async def handler(method, path, body):
+        return Reply(200, {"path": path})
+
+    server = SocketServer(Path(sys.argv[1]), handler, notice=lambda line: print("notice", line, flush=True))
+    await server.start()
+    resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+    print("listening", flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_running_out_of_descriptors_pauses_accepting_and_says_so_once(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    path = tmp_path / "few.sock"
+    server = subprocess.Popen(
+        [sys.executable, "-c", DESCRIPTOR_SERVER, str(path)],
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().strip() == "listening"
+        held = []
+        for _ in range(120):  # far more than the 48 descriptors the server may have
+            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            connection.connect(str(path))
+            held.append(connection)
+        line = server.stdout.readline()
+        assert line.startswith("notice cannot accept more callback connections"), line
+        for connection in held:
+            connection.close()
+        # Once descriptors are free again, a request is answered.
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        answer = b""
+        while time.monotonic() < deadline and b'{"path":"/after"}' not in answer:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+                client.settimeout(DEADLINE_SECONDS)
+                client.connect(str(path))
+                client.sendall(_request("/after"))
+                answer = client.recv(65536)
+        assert b'{"path":"/after"}' in answer
+    finally:
+        server.kill()
+        output, _ = server.communicate()
+    assert "notice cannot accept" not in output  # said once, not per connection
+    assert "Traceback" not in output

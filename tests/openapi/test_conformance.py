@@ -21,12 +21,17 @@ examples and titles are never compared.
 
 Every difference is collected and reported at once, one per line, e.g.
 ``GET /task-runs 200 body[].taskRun.attempts[].startedAt: required in reference, optional in ours``.
+
+A fresh clone has no ``../shared/``: the tests that need the reference are then skipped with a one-line
+reason, except under CI (the ``CI`` environment variable set, as every CI service does), where a missing
+reference fails them. ``RENDER_SDK_OPENAPI_REFERENCE`` points at the reference elsewhere.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +41,11 @@ import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REFERENCE_PATH = REPO_ROOT.parent / "shared" / "reference" / "render-public-api.openapi.json"
+REFERENCE_VARIABLE = "RENDER_SDK_OPENAPI_REFERENCE"
+REFERENCE_PATH = Path(
+    os.environ.get(REFERENCE_VARIABLE)
+    or REPO_ROOT.parent / "shared" / "reference" / "render-public-api.openapi.json"
+)
 OUR_SPEC_PATH = REPO_ROOT / "openapi" / "render-public-api.yaml"
 
 TAGS = {"Workflows (Beta)", "Workflow Tasks (Beta)"}
@@ -88,12 +97,17 @@ Diffs = Iterator[str]
 # --------------------------------------------------------------------------- loading and $refs
 
 
+def running_in_ci() -> bool:
+    """True when the ``CI`` variable is set to anything but an empty string, ``0`` or ``false``."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
 def load_reference() -> Spec:
     if not REFERENCE_PATH.is_file():
-        pytest.fail(
-            f"Reference OpenAPI document not found at {REFERENCE_PATH}. The conformance test expects the "
-            "shared/ folder (with reference/render-public-api.openapi.json) next to the repository root."
-        )
+        reason = f"reference OpenAPI document not found at {REFERENCE_PATH} (set {REFERENCE_VARIABLE})"
+        if running_in_ci():
+            pytest.fail(f"{reason}; CI is set, so the conformance test must run")
+        pytest.skip(reason)
     return json.loads(REFERENCE_PATH.read_text(encoding="utf-8"))
 
 

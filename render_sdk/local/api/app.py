@@ -7,15 +7,13 @@ accepted and ignored.
 
 from __future__ import annotations
 
+import asyncio
 import collections
-import json
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from render_sdk_public_api.models import (
-    Error,
     RunTask,
     TaskDataType1,
     TaskRunWithCursor,
@@ -26,10 +24,11 @@ from render_sdk_public_api.models import (
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from render_sdk.local.api.errors import ApiError, from_engine
+from render_sdk._protocol.strict_json import InvalidJSON, loads
+from render_sdk.local.api.errors import ApiError, StrictJSONResponse, error_response, from_engine
 from render_sdk.local.api.events_stream import stream_task_run_events
 from render_sdk.local.api.models import (
     task_model,
@@ -52,12 +51,6 @@ FINISHED_ITEMS_KEPT = 2000
 MAX_IDEMPOTENCY_KEY = 255
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """The JSON error body Render sends."""
-    body = Error(id=f"err-{uuid.uuid4().hex[:20]}", message=message).to_dict()
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
 def resolve_task(store: Store, identifier: str) -> TaskRecord | None:
     """Find an active task by ID (``tsk-...``) or slug; any workflow slug and version are accepted locally."""
     if identifier.startswith("tsk-"):
@@ -68,12 +61,22 @@ def resolve_task(store: Store, identifier: str) -> TaskRecord | None:
     return task if task is not None and task.active else None
 
 
-def build_app(store: Store, states: RunStates, heartbeat_seconds: float = 15.0) -> Starlette:
-    """The ASGI app for the REST API, the event stream and the logs."""
+def build_app(
+    store: Store, states: RunStates, heartbeat_seconds: float = 15.0, closing: asyncio.Event | None = None
+) -> Starlette:
+    """The ASGI app for the REST API, the event stream and the logs.
+
+    Args:
+        store: The runs.
+        states: The state machine.
+        heartbeat_seconds: How often an idle event stream gets a comment.
+        closing: Once set, open event streams end and new ones end at once (the server is stopping).
+    """
     api = _Handlers(store, states)
+    closing = closing if closing is not None else asyncio.Event()
 
     async def events(request: Request) -> Response:
-        return await stream_task_run_events(request, store, states.bus, heartbeat_seconds)
+        return await stream_task_run_events(request, store, states.bus, heartbeat_seconds, closing)
 
     def guarded(
         handler: Callable[[Request], Awaitable[Response]],
@@ -118,7 +121,10 @@ def build_app(store: Store, states: RunStates, heartbeat_seconds: float = 15.0) 
             message = f"{request.method} is not supported on {request.url.path}"
         else:
             message = str(exc.detail)
-        return error_response(exc.status_code, message, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(routes, request.url.path)
+        return error_response(exc.status_code, message, headers)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         return error_response(500, f"local runtime error: {type(exc).__name__}: {exc}")
@@ -339,8 +345,8 @@ class _Handlers:
 _EXAMPLE = '{"task": "my-workflow/square", "input": [3]}'
 
 
-def _json(body: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status)
+def _json(body: Any, status: int = 200) -> StrictJSONResponse:
+    return StrictJSONResponse(body, status_code=status)
 
 
 async def _json_body(request: Request) -> Any:
@@ -348,9 +354,9 @@ async def _json_body(request: Request) -> Any:
     if not raw:
         raise ApiError(400, f"request body is empty; send JSON like {_EXAMPLE}")
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc}") from exc
+        return loads(raw)
+    except InvalidJSON as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
 
 
 def _json_type(value: Any) -> str:
@@ -375,9 +381,18 @@ def _limit(request: Request, default: int = DEFAULT_LIMIT, maximum: int = MAX_LI
         limit = int(raw)
     except ValueError:
         raise ApiError(400, f"limit must be an integer from 1 to {maximum}, got {raw!r}") from None
-    if not 1 <= limit <= maximum:
+    if limit < 1:
         raise ApiError(400, f"limit must be an integer from 1 to {maximum}, got {limit}")
-    return limit
+    return min(limit, maximum)  # as Render does: a larger limit gets the largest page
+
+
+def _allowed_methods(routes: Sequence[Route], path: str) -> str:
+    """Every method some route serves on ``path`` (starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in routes:
+        if route.path_regex.match(path) and route.methods:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def _time_param(request: Request, name: str) -> datetime | None:

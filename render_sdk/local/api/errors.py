@@ -1,10 +1,31 @@
-"""The error every REST handler raises: answered as Render does, with an ``{"id", "message"}`` JSON body."""
+"""The error every REST handler raises, answered as Render does with an ``{"id", "message"}`` JSON body; and
+the one JSON response class of the API, which encodes strict JSON (no NaN or Infinity)."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+from render_sdk_public_api.models import Error
+from starlette.responses import JSONResponse
+
+from render_sdk._protocol.strict_json import dumps
 from render_sdk.local.engine.errors import Conflict, EngineError, InvalidInput, NotFound
 
-__all__ = ["ApiError", "from_engine"]
+__all__ = ["ApiError", "StrictJSONResponse", "error_response", "from_engine"]
+
+
+class StrictJSONResponse(JSONResponse):
+    """A JSON response encoded by :func:`render_sdk._protocol.strict_json.dumps`."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content).encode("utf-8")
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> StrictJSONResponse:
+    """The JSON error body Render sends."""
+    body = Error(id=f"err-{uuid.uuid4().hex[:20]}", message=message).to_dict()
+    return StrictJSONResponse(body, status_code=status, headers=headers)
 
 
 class ApiError(Exception):

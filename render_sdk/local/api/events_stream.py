@@ -12,12 +12,12 @@ alive until then.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from render_sdk._protocol.strict_json import dumps
 from render_sdk.local.api.errors import ApiError
 from render_sdk.local.api.models import task_run_details_model
 from render_sdk.local.engine.events import EventBus
@@ -31,9 +31,12 @@ RECONNECT_MILLISECONDS = 2000
 
 
 async def stream_task_run_events(
-    request: Request, store: Store, bus: EventBus, heartbeat_seconds: float
+    request: Request, store: Store, bus: EventBus, heartbeat_seconds: float, closing: asyncio.Event
 ) -> Response:
     """Open the event stream for the runs named by ``taskRunIds`` (repeated or comma-joined).
+
+    The stream also ends once ``closing`` is set (the server is stopping); the client reconnects elsewhere or
+    later with ``Last-Event-ID``, and misses nothing.
 
     Raises:
         ApiError: 400 without ``taskRunIds`` or with a malformed ``Last-Event-ID``, 404 for an unknown run.
@@ -75,11 +78,13 @@ async def stream_task_run_events(
             for event_seq, run_id in sorted(replay):
                 yield _frame(store, event_seq, run_id)
             while waiting:
-                try:
-                    event_seq, run_id = await asyncio.wait_for(subscription.queue.get(), heartbeat_seconds)
-                except asyncio.TimeoutError:
+                event = await _next_event(subscription.queue, closing, heartbeat_seconds)
+                if event is _CLOSING:
+                    return
+                if event is None:
                     yield ": ping\n\n"
                     continue
+                event_seq, run_id = event
                 if run_id in waiting:
                     waiting.discard(run_id)
                     yield _frame(store, event_seq, run_id)
@@ -93,9 +98,31 @@ async def stream_task_run_events(
     )
 
 
+_CLOSING = (-1, "")
+
+
+async def _next_event(
+    queue: asyncio.Queue[tuple[int, str]], closing: asyncio.Event, timeout: float
+) -> tuple[int, str] | None:
+    """The next event; None after ``timeout`` seconds without one; ``_CLOSING`` once ``closing`` is set."""
+    if closing.is_set():
+        return _CLOSING
+    getter = asyncio.ensure_future(queue.get())
+    closer = asyncio.ensure_future(closing.wait())
+    try:
+        await asyncio.wait({getter, closer}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        closer.cancel()
+        if not getter.done():
+            getter.cancel()
+    if getter.done() and not getter.cancelled():
+        return getter.result()
+    return _CLOSING if closing.is_set() else None
+
+
 def _frame(store: Store, event_seq: int, run_id: str) -> str:
     run = store.get_run(run_id)
     assert run is not None
     details = task_run_details_model(run, store.attempts(run_id)).to_dict()
-    data = json.dumps(details, separators=(",", ":"), ensure_ascii=False)
+    data = dumps(details)
     return f"id: {event_seq}\nevent: {EVENT_NAME}\ndata: {data}\n\n"

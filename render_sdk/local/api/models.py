@@ -85,7 +85,7 @@ def task_run_details_model(run: RunRecord, attempts: list[AttemptRecord]) -> Tas
         parent_task_run_id=run.parent_id or "",
         root_task_run_id=run.root_id,
         retries=_retries(attempts),
-        attempts=[_attempt_details(attempt) for attempt in attempts],
+        attempts=[_attempt_details(attempt, run.results) for attempt in attempts],
         error=run.error if run.error is not None else UNSET,
         started_at=run.started_at or UNSET,
         completed_at=run.completed_at or UNSET,
@@ -112,13 +112,16 @@ def workflow_model(workflow: WorkflowRecord) -> Workflow:
 
 def workflow_version_model(version: VersionRecord) -> WorkflowVersion:
     """One registration of the worker's tasks."""
-    return WorkflowVersion(
+    model = WorkflowVersion(
         id=version.id,
         workflow_id=version.workflow_id,
         name=version.name,
         created_at=version.created_at,
         status=WorkflowVersionStatus(version.status),
     )
+    # Required by Render's spec, which gives them no schema: a local version has no image, and never changes.
+    model.additional_properties.update({"image": "", "updatedAt": version.created_at.isoformat()})
+    return model
 
 
 def _retries(attempts: list[AttemptRecord]) -> int:
@@ -136,14 +139,16 @@ def _attempt(attempt: AttemptRecord) -> TaskAttempt:
     return model
 
 
-def _attempt_details(attempt: AttemptRecord) -> TaskAttemptDetails:
+def _attempt_details(attempt: AttemptRecord, run_results: list[Any] | None) -> TaskAttemptDetails:
+    # A result is stored once, with the run; the completed attempt (always the last) is where it came from.
+    results = run_results if attempt.status == "completed" else attempt.results
     model = TaskAttemptDetails(
         status=TaskRunStatus(attempt.status),
         started_at=attempt.started_at,
         enqueued_at=attempt.enqueued_at,
         completed_at=attempt.completed_at or UNSET,
         error=attempt.error if attempt.error is not None else UNSET,
-        results=attempt.results if attempt.results is not None else UNSET,
+        results=results if results is not None else UNSET,
     )
     model.additional_properties.update({"attempt": attempt.attempt, "taskRunId": attempt.run_id})
     return model

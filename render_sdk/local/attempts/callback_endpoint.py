@@ -18,7 +18,6 @@ again, and the next poll of each parks it again if it still has to wait.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from typing import Any
 
@@ -33,6 +32,7 @@ from render_sdk_callback_api.models import (
     TaskInput,
 )
 
+from render_sdk._protocol.strict_json import InvalidJSON, loads
 from render_sdk._protocol.wire import WireError, decode_payload, encode_payload, from_wire, to_wire
 from render_sdk.local.attempts.slots import AttemptSlot
 from render_sdk.local.attempts.socket_server import HttpError, Reply
@@ -72,7 +72,11 @@ class AttemptEndpoint:
         if route == ("GET", "/input"):
             return self._input()
         if route == ("POST", "/callback"):
-            return self._callback(_parse(CallbackRequest, body))
+            try:
+                return self._callback(_parse(CallbackRequest, body))
+            except HttpError as exc:
+                self.refused(path, exc.message)
+                raise
         if route == ("POST", "/run-subtask"):
             return self._run_subtask(_parse(RunSubtaskRequest, body))
         if route == ("POST", "/get-subtask-result"):
@@ -82,6 +86,16 @@ class AttemptEndpoint:
                 409, "this process was started to run a task (RENDER_SDK_MODE=run), not to register"
             )
         raise HttpError(404, f"{method} {path} is not part of the callback API")
+
+    def refused(self, path: str, message: str) -> None:
+        """A request was refused; if it was the worker's report, the attempt fails saying why.
+
+        Otherwise the report would be lost and the run blamed on the worker's exit ("exited with status 0
+        before reporting a result").
+        """
+        if path.split("?", 1)[0] == "/callback":
+            refusal = f"the worker's report was refused by the local runtime: {message}"
+            self._states.fail_attempt(self.run_id, self.attempt, refusal)
 
     def _input(self) -> Reply:
         run = self._store.get_run(self.run_id)
@@ -142,8 +156,9 @@ class AttemptEndpoint:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + RESULT_HOLD_SECONDS
         run = self._store.get_run(request.task_run_id)
-        if run is None:
-            raise HttpError(404, f"task run {request.task_run_id} not found")
+        # A worker sees only its own subtasks' results, not any run whose id it learned or guessed.
+        if run is None or run.parent_id != self.run_id:
+            raise HttpError(404, f"task run {request.task_run_id} is not a subtask of run {self.run_id}")
         if run.status not in TERMINAL_STATUSES:
             self._slot.park()
             resumed = self._slot.next_resume()
@@ -176,6 +191,6 @@ def _http_error(error: EngineError) -> HttpError:
 
 def _parse(model: type[Any], body: bytes) -> Any:
     try:
-        return from_wire(model, json.loads(body or b"null"), "body")
-    except (ValueError, WireError) as exc:
-        raise HttpError(400, f"malformed {model.__name__}: {exc}") from exc
+        return from_wire(model, loads(body or b"null"), "body")
+    except (InvalidJSON, WireError) as exc:
+        raise HttpError(400, f"malformed {model.__name__}: {exc}") from None

@@ -188,10 +188,19 @@ class Orchestrator:
             self._pump_scheduled = True
             asyncio.get_running_loop().call_soon(self._pump)
 
+    def _retry_reason(self, run_id: str) -> str:
+        attempts = self._store.attempts(run_id)
+        if attempts and attempts[-1].error in (SHUTDOWN_REASON, RESTART_REASON):
+            ended = (
+                "by the last stop" if attempts[-1].error == SHUTDOWN_REASON else "when the last server ended"
+            )
+            return f"attempt {attempts[-1].attempt + 1} was cut off {ended}; retrying"
+        return "retrying"
+
     def _schedule_retry(self, run: RunRecord, delay: float) -> None:
         if self._stopping:
             return
-        self._echo(f"retry    {run.id}  in {delay:g} s")
+        self._echo(f"retry    {run.id}  {self._retry_reason(run.id)} in {delay:g} s")
 
         def fire() -> None:
             self._retry_timers.pop(run.id, None)
@@ -237,7 +246,12 @@ class Orchestrator:
     async def _supervise(self, run: RunRecord, attempt: int, running: _Running) -> None:
         endpoint = AttemptEndpoint(run.id, attempt, self._store, self._states, running.slot)
         socket_path = self._socket_dir / f"{next(self._socket_names)}.sock"
-        server = SocketServer(socket_path, endpoint)
+        server = SocketServer(
+            socket_path,
+            endpoint,
+            notice=lambda line: self._echo(f"{run.id}: {line}"),
+            on_refused=endpoint.refused,
+        )
         await server.start()
         label = f"{run.task_name}{_args(run.input)}"
         self._echo(f"running  {run.id}  {label}" + (f"  (attempt {attempt + 1})" if attempt else ""))

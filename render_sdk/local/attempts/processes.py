@@ -15,10 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from render_sdk.local.limits import OUTPUT_LINE_BYTES
+
 __all__ = ["LineSink", "ProcStat", "WorkerProcess", "pid_running", "proc_stat", "stop_left_behind"]
 
 GRACE_SECONDS = 2.0
-_LINE_LIMIT = 1 << 20
+_LINE_LIMIT = OUTPUT_LINE_BYTES
+_READ_BYTES = 64 << 10
 _STDERR_TAIL = 20
 _PROC = Path("/proc")
 
@@ -137,17 +140,38 @@ class WorkerProcess:
         self._release()
 
     async def _pump(self, stream: asyncio.StreamReader, name: str) -> None:
+        """Forward each line; one longer than OUTPUT_LINE_BYTES goes as several records, nothing dropped."""
+        pending = bytearray()
         while True:
-            try:
-                raw = await stream.readline()
-            except ValueError:  # a line longer than the limit: take what is buffered as one record
-                raw = await stream.read(_LINE_LIMIT)
-            if not raw:
+            chunk = await stream.read(_READ_BYTES)
+            if not chunk:
+                if pending:
+                    self._emit(name, bytes(pending))
                 return
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            if name == "stderr":
-                self.stderr_tail.append(line)
-            self._on_line(name, line)
+            pending += chunk
+            start = 0
+            while (end := pending.find(b"\n", start)) != -1:
+                self._emit(name, bytes(pending[start:end]))
+                start = end + 1
+            del pending[:start]
+            while len(pending) > OUTPUT_LINE_BYTES:  # a line of exactly the limit may still end here
+                cut = _utf8_boundary(pending, OUTPUT_LINE_BYTES)
+                self._emit(name, bytes(pending[:cut]))
+                del pending[:cut]
+
+    def _emit(self, name: str, raw: bytes) -> None:
+        line = raw.decode("utf-8", errors="replace").rstrip("\r")
+        if name == "stderr":
+            self.stderr_tail.append(line)
+        self._on_line(name, line)
+
+
+def _utf8_boundary(data: bytearray, limit: int) -> int:
+    """The largest cut at or below ``limit`` that does not split a UTF-8 character (continuation bytes)."""
+    cut = limit
+    while cut > limit - 4 and cut > 0 and data[cut] & 0xC0 == 0x80:
+        cut -= 1
+    return cut if cut > limit - 4 else limit
 
 
 async def _exit_status(process: asyncio.subprocess.Process) -> int | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from render_sdk_callback_api.models import TaskDefinition, TaskOptions, Tasks
 
 from render_sdk._protocol.retry import WIRE_DEFAULT_FACTOR, WIRE_DEFAULT_MAX_RETRIES, WIRE_DEFAULT_WAIT_MS
+from render_sdk._protocol.strict_json import loads
 from render_sdk._protocol.wire import WireError, from_wire
 from render_sdk.local.attempts.processes import WorkerProcess
 from render_sdk.local.attempts.socket_server import HttpError, Reply, SocketServer
@@ -50,7 +50,7 @@ async def register_tasks(
         if (method, path) != ("POST", "/register-tasks"):
             raise HttpError(404, f"{method} {path} is not served in register mode")
         try:
-            tasks = from_wire(Tasks, json.loads(body or b"null"), "body").tasks
+            tasks = from_wire(Tasks, loads(body or b"null"), "body").tasks
             _check_tasks(tasks)
         except (ValueError, WireError) as exc:
             if not registered.done():

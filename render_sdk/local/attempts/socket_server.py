@@ -1,17 +1,25 @@
 """A small HTTP/1.1 server on a Unix socket, for the worker callback API.
 
-Each worker process gets its own socket in a private directory (mode 0700, the socket itself 0600), and the
-socket listens with a large backlog: a fan-out from an asyncio worker opens many connections at once, and a
-backlog of 5 would refuse some of them. HTTP is parsed by h11, so keep-alive, chunked bodies and malformed
-requests behave like any real server.
+Each worker process gets its own socket in a private directory (mode 0700). The socket is 0600 from
+the moment it exists: it is bound under a umask that leaves no other bits, not chmod-ed afterwards. It
+listens with a large backlog: a fan-out from an asyncio worker opens many connections at once, and a backlog
+of 5 would refuse some. HTTP is parsed by h11, so keep-alive, chunked bodies and malformed requests behave
+like any real server.
+
+Bounds, so that one worker cannot exhaust the server: at most :data:`~render_sdk.local.limits.
+CONNECTIONS_PER_ATTEMPT` connections are served at once (further ones wait in the backlog until one ends), a
+request body is read no further than :data:`~render_sdk.local.limits.CALLBACK_BODY_BYTES` (413 past it), and
+running out of file descriptors pauses accepting instead of failing in a loop. Each of these is reported
+once per socket through ``notice``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import errno
 import os
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +27,15 @@ from typing import Any
 
 import h11
 
+from render_sdk._protocol.strict_json import dumps
+from render_sdk.local.limits import CALLBACK_BODY_BYTES, CONNECTIONS_PER_ATTEMPT
+
 __all__ = ["HttpError", "Reply", "SocketServer"]
 
 BACKLOG = 4096
-_MAX_BODY = 64 << 20
+MAX_HEADER_BYTES = 64 << 10
+_OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_DESCRIPTOR_PAUSE_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -47,23 +60,51 @@ Handler = Callable[[str, str, bytes], Awaitable[Reply]]
 
 
 class SocketServer:
-    """Serves ``handler`` on a Unix socket at ``path`` until :meth:`close`."""
+    """Serves ``handler`` on a Unix socket at ``path`` until :meth:`close`.
 
-    def __init__(self, path: Path, handler: Handler) -> None:
+    Args:
+        path: Where the socket is created.
+        handler: Answers each request.
+        notice: Told, once per socket and kind, when a bound is hit (a line for the user).
+        on_refused: Told (path, message) when a request is refused before reaching ``handler``.
+        max_connections: The most connections served at once.
+        max_body_bytes: The largest request body read.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        handler: Handler,
+        notice: Callable[[str], None] | None = None,
+        on_refused: Callable[[str, str], None] | None = None,
+        max_connections: int = CONNECTIONS_PER_ATTEMPT,
+        max_body_bytes: int = CALLBACK_BODY_BYTES,
+    ) -> None:
         self.path = path
         self._handler = handler
-        self._server: asyncio.AbstractServer | None = None
+        self._notice = notice or (lambda line: None)
+        self._noticed: set[str] = set()
+        self._on_refused = on_refused or (lambda path, message: None)
+        self._max_connections = max_connections
+        self._max_body_bytes = max_body_bytes
+        self._slots = asyncio.Semaphore(max_connections)
+        self._listener: socket.socket | None = None
+        self._accepting: asyncio.Task[None] | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Bind and listen."""
-        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), backlog=BACKLOG)
-        os.chmod(self.path, 0o600)
+        self._listener = _bind_private(self.path)
+        self._accepting = asyncio.ensure_future(self._accept_loop(self._listener))
 
     async def close(self) -> None:
         """Stop listening, end open connections and remove the socket file."""
-        if self._server is not None:
-            self._server.close()
+        if self._accepting is not None:
+            self._accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accepting
+        if self._listener is not None:
+            self._listener.close()
         for connection in list(self._connections):
             connection.cancel()
         if self._connections:
@@ -71,26 +112,69 @@ class SocketServer:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
+    def _notice_once(self, kind: str, line: str) -> None:
+        if kind not in self._noticed:
+            self._noticed.add(kind)
+            self._notice(line)
+
+    async def _accept_loop(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._slots.locked():
+                self._notice_once(
+                    "connections",
+                    f"the worker holds {self._max_connections} callback connections open, the most one "
+                    "attempt may; further connections wait until one ends",
+                )
+            await self._slots.acquire()
+            try:
+                connection, _ = await loop.sock_accept(listener)
+            except OSError as exc:
+                self._slots.release()
+                if exc.errno not in _OUT_OF_DESCRIPTORS:
+                    raise
+                self._notice_once(
+                    "descriptors",
+                    f"cannot accept more callback connections ({exc.strerror}); waiting for some to close",
+                )
+                await asyncio.sleep(_DESCRIPTOR_PAUSE_SECONDS)
+                continue
+            task = asyncio.ensure_future(self._serve(connection))
+            self._connections.add(task)
+            task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._connections.discard(task)
+        self._slots.release()
+
+    async def _serve(self, connection: socket.socket) -> None:
+        try:
+            reader, writer = await asyncio.open_unix_connection(sock=connection)
+        except OSError:
+            connection.close()
+            return
         try:
             await self._serve_connection(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._connections.discard(task)
             writer.close()
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_BODY)
+        connection = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
         while True:
             try:
-                request, body = await _read_request(connection, reader)
+                request, body = await _read_request(connection, reader, self._max_body_bytes)
             except h11.RemoteProtocolError as exc:
                 if connection.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                     await _send(connection, writer, Reply(400, {"message": f"malformed HTTP request: {exc}"}))
+                return
+            except _BodyTooLarge as exc:
+                message = (
+                    f"request body is larger than the local runtime's limit of {self._max_body_bytes} bytes"
+                )
+                self._on_refused(exc.path, message)
+                await _send(connection, writer, Reply(413, {"message": message}))
                 return
             if request is None:
                 return
@@ -138,11 +222,20 @@ class SocketServer:
             return Reply(exc.status, {"message": exc.message})
 
 
+class _BodyTooLarge(Exception):
+    """The request body is (declared or read to be) larger than the limit."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
 async def _read_request(
-    connection: h11.Connection, reader: asyncio.StreamReader
+    connection: h11.Connection, reader: asyncio.StreamReader, max_body_bytes: int
 ) -> tuple[h11.Request | None, bytes]:
     request: h11.Request | None = None
     chunks: list[bytes] = []
+    size = 0
     while True:
         event = connection.next_event()
         if event is h11.NEED_DATA:
@@ -151,7 +244,13 @@ async def _read_request(
             continue
         if isinstance(event, h11.Request):
             request = event
+            declared = dict(event.headers).get(b"content-length", b"")
+            if declared.isdigit() and int(declared) > max_body_bytes:
+                raise _BodyTooLarge(_path(event))
         elif isinstance(event, h11.Data):
+            size += len(event.data)
+            if size > max_body_bytes:
+                raise _BodyTooLarge(_path(request))
             chunks.append(bytes(event.data))
         elif isinstance(event, h11.EndOfMessage):
             return request, b"".join(chunks)
@@ -160,7 +259,7 @@ async def _read_request(
 
 
 async def _send(connection: h11.Connection, writer: asyncio.StreamWriter, reply: Reply) -> None:
-    body = b"" if reply.body is None else json.dumps(reply.body, separators=(",", ":")).encode()
+    body = b"" if reply.body is None else dumps(reply.body).encode()
     headers = [("content-length", str(len(body)))]
     if reply.body is not None:
         headers.append(("content-type", "application/json"))
@@ -169,3 +268,24 @@ async def _send(connection: h11.Connection, writer: asyncio.StreamWriter, reply:
         writer.write(connection.send(h11.Data(data=body)))
     writer.write(connection.send(h11.EndOfMessage()))
     await writer.drain()
+
+
+def _path(request: h11.Request | None) -> str:
+    return "" if request is None else request.target.decode(errors="replace").split("?", 1)[0]
+
+
+def _bind_private(path: Path) -> socket.socket:
+    """A listening Unix socket at ``path``, created 0600: the umask is set for the bind, not fixed after."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        previous = os.umask(0o177)
+        try:
+            listener.bind(str(path))
+        finally:
+            os.umask(previous)
+        listener.listen(BACKLOG)
+        listener.setblocking(False)
+    except BaseException:
+        listener.close()
+        raise
+    return listener

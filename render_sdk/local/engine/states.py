@@ -225,7 +225,8 @@ class RunStates:
         with self._store.transaction():
             if not self._is_running(run_id, attempt):
                 return False
-            self._store.finish_attempt(run_id, attempt, "completed", finished, None, results)
+            # The results are stored once, with the run (the API shows them on the completed attempt too).
+            self._store.finish_attempt(run_id, attempt, "completed", finished, None, None)
             event_seq = self._store.next_event_seq()
             self._store.update_run(
                 run_id,
