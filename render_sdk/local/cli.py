@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -21,7 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from render_sdk._protocol.local_dev import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_URL
-from render_sdk.local.attempts.orchestrator import default_max_concurrency
 from render_sdk.local.attempts.worker_command import WorkerCommand, load_env_file
 from render_sdk.local.engine.store import Store
 
@@ -42,6 +40,8 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _dev_parser() -> argparse.ArgumentParser:
+    from render_sdk.local.attempts.orchestrator import default_max_concurrency
+
     parser = argparse.ArgumentParser(
         prog="render-workflows dev",
         description="Run Render's REST API and your workflow's task runs on this machine.",
@@ -91,7 +91,9 @@ def _dev_parser() -> argparse.ArgumentParser:
 
 def dev(argv: Sequence[str]) -> int:
     """``render-workflows dev`` with ``argv`` (the arguments after ``dev``); returns the exit status."""
-    # The server (uvicorn, starlette, the REST models) loads only here, so `logs` and `--help` stay quick.
+    # The server (asyncio, uvicorn, starlette, the REST models) loads only here, so `logs` stays quick.
+    import asyncio
+
     from render_sdk.local.runtime import DevOptions, LocalRuntime, PortInUseError
 
     args_list = list(argv)
