@@ -12,14 +12,12 @@ The commands that talk to a running server (``tasks``, ``run``, ``runs``, ``logs
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from render_sdk._protocol.local_dev import DEFAULT_HOST, DEFAULT_PORT
 from render_sdk._version import __version__
-from render_sdk.local.attempts.orchestrator import default_max_concurrency
 from render_sdk.local.attempts.worker_command import WorkerCommand, load_env_file
 from render_sdk.local.database import DatabaseUnusable
 
@@ -29,6 +27,8 @@ DEFAULT_DB = Path(".render") / "local-runtime.sqlite3"
 
 
 def _dev_parser() -> argparse.ArgumentParser:
+    from render_sdk.local.attempts.orchestrator import default_max_concurrency
+
     parser = argparse.ArgumentParser(
         prog="render-workflows dev",
         description="Run Render's REST API and your workflow's task runs on this machine.",
@@ -86,7 +86,9 @@ def _dev_parser() -> argparse.ArgumentParser:
 
 def dev(argv: Sequence[str]) -> int:
     """``render-workflows dev`` with ``argv`` (the arguments after ``dev``); returns the exit status."""
-    # The server (uvicorn, starlette, the REST models) loads only here, so `logs` and `--help` stay quick.
+    # The server (asyncio, uvicorn, starlette, the REST models) loads only here, so `logs` stays quick.
+    import asyncio
+
     from render_sdk.local.runtime import DevOptions, LocalRuntime, PortInUseError
 
     args_list = list(argv)

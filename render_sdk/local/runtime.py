@@ -209,8 +209,10 @@ class LocalRuntime:
             self._echo("Stopping: ending running attempts...")
             streams_closing.set()  # first, so that no open event stream holds the server past its grace
             if watcher is not None:
-                stop_watching.set()  # the watching thread ends within 50 ms; a cancel would wait 5 s for it
-                await watcher
+                # Set first: the watching thread checks it every 50 ms, and a cancel waits for that thread.
+                stop_watching.set()
+                watcher.cancel()  # also ends a registration in progress
+                await asyncio.wait({watcher})
             await orchestrator.shutdown()
             server.should_exit = True
             await server_task

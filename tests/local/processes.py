@@ -7,7 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from render_sdk.local.attempts.processes import proc_stat
+
+HTTP = httpx.Client(timeout=30)
+"""The tests' HTTP client: one for all, since each ``httpx.get`` builds a client (~60 ms of CPU) and polling
+with it would take a core from the servers under test. Closed at the end of the session (``conftest.py``)."""
 
 
 def wait_until(condition: Any, timeout: float = 30.0, message: str = "condition") -> Any:

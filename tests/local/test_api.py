@@ -13,18 +13,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from render_sdk.local.attempts.callback_endpoint import RESULT_HOLD_SECONDS
 from render_sdk.local.attempts.source_watch import SourceFilter
 
-from .processes import wait_until
+from .processes import HTTP, wait_until
 
 WORKERS = Path(__file__).resolve().parent / "workers"
 EXAMPLE_WORKFLOWS = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 
 
+@pytest.fixture
+def raw_runtime(shared_runtime: Any) -> Any:
+    """The session's server of ``workers/raw_worker.py``, for tests that look only at their own runs."""
+    return shared_runtime([sys.executable, "raw_worker.py"], cwd=WORKERS)
+
+
 def start_run(url: str, task: str, input_value: Any) -> dict[str, Any]:
-    response = httpx.post(f"{url}/v1/task-runs", json={"task": task, "input": input_value})
+    response = HTTP.post(f"{url}/v1/task-runs", json={"task": task, "input": input_value})
     assert response.status_code == 202, response.text
     return response.json()
 
@@ -32,7 +39,7 @@ def start_run(url: str, task: str, input_value: Any) -> dict[str, Any]:
 def wait_finished(url: str, run_id: str, timeout: float = 30.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = httpx.get(f"{url}/v1/task-runs/{run_id}").json()
+        body = HTTP.get(f"{url}/v1/task-runs/{run_id}").json()
         if body["status"] in ("completed", "failed", "canceled"):
             return body
         time.sleep(0.05)
@@ -42,7 +49,7 @@ def wait_finished(url: str, run_id: str, timeout: float = 30.0) -> dict[str, Any
 def read_events(url: str, params: Any, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Every event of a stream, which ends once each requested run has had its terminal event."""
     events: list[dict[str, Any]] = []
-    with httpx.stream(
+    with HTTP.stream(
         "GET", f"{url}/v1/task-runs/events", params=params, headers=headers, timeout=30
     ) as response:
         assert response.status_code == 200
@@ -68,30 +75,30 @@ def assert_error(response: httpx.Response, status: int, words: str) -> None:
 
 def test_error_responses_are_json(local_runtime: Any) -> None:
     url = local_runtime.url
-    assert_error(httpx.get(f"{url}/v1/task-runs/trn-nope"), 404, "trn-nope not found")
-    assert_error(httpx.delete(f"{url}/v1/task-runs/trn-nope"), 404, "not found")
+    assert_error(HTTP.get(f"{url}/v1/task-runs/trn-nope"), 404, "trn-nope not found")
+    assert_error(HTTP.delete(f"{url}/v1/task-runs/trn-nope"), 404, "not found")
     json_type = {"Content-Type": "application/json"}
-    bad_json = httpx.post(f"{url}/v1/task-runs", content=b"{nope", headers=json_type)
+    bad_json = HTTP.post(f"{url}/v1/task-runs", content=b"{nope", headers=json_type)
     assert_error(bad_json, 400, "not valid JSON")
-    assert_error(httpx.post(f"{url}/v1/task-runs", json={"task": "wf/square"}), 400, "input is required")
+    assert_error(HTTP.post(f"{url}/v1/task-runs", json={"task": "wf/square"}), 400, "input is required")
     assert_error(
-        httpx.post(f"{url}/v1/task-runs", json={"task": "wf/square", "input": "3"}), 400, "got a string"
+        HTTP.post(f"{url}/v1/task-runs", json={"task": "wf/square", "input": "3"}), 400, "got a string"
     )
-    assert_error(httpx.post(f"{url}/v1/task-runs", json={"input": [3]}), 400, "task must be")
+    assert_error(HTTP.post(f"{url}/v1/task-runs", json={"input": [3]}), 400, "task must be")
     assert_error(
-        httpx.post(f"{url}/v1/task-runs", json={"task": "wf/square", "input": [1, 2]}), 400, "square(a)"
+        HTTP.post(f"{url}/v1/task-runs", json={"task": "wf/square", "input": [1, 2]}), 400, "square(a)"
     )
     assert_error(
-        httpx.post(f"{url}/v1/task-runs", json={"task": "wf/cube", "input": [1]}), 404, "'wf/cube' not found"
+        HTTP.post(f"{url}/v1/task-runs", json={"task": "wf/cube", "input": [1]}), 404, "'wf/cube' not found"
     )
-    assert_error(httpx.get(f"{url}/v1/task-runs", params={"limit": 0}), 400, "limit")
-    assert_error(httpx.get(f"{url}/v1/nothing-here"), 404, "not an endpoint")
-    assert_error(httpx.post(f"{url}/v1/workflows", json={}), 405, "needs Render's cloud")
-    assert_error(httpx.get(f"{url}/v1/task-runs/events"), 400, "taskRunIds is required")
+    assert_error(HTTP.get(f"{url}/v1/task-runs", params={"limit": 0}), 400, "limit")
+    assert_error(HTTP.get(f"{url}/v1/nothing-here"), 404, "not an endpoint")
+    assert_error(HTTP.post(f"{url}/v1/workflows", json={}), 405, "needs Render's cloud")
+    assert_error(HTTP.get(f"{url}/v1/task-runs/events"), 400, "taskRunIds is required")
     finished = wait_finished(url, start_run(url, "wf/square", [2])["id"])
-    assert_error(httpx.delete(f"{url}/v1/task-runs/{finished['id']}"), 409, "already completed")
+    assert_error(HTTP.delete(f"{url}/v1/task-runs/{finished['id']}"), 409, "already completed")
     # Authorization is accepted and ignored.
-    response = httpx.get(f"{url}/v1/task-runs/{finished['id']}", headers={"Authorization": "Bearer rnd_x"})
+    response = HTTP.get(f"{url}/v1/task-runs/{finished['id']}", headers={"Authorization": "Bearer rnd_x"})
     assert response.status_code == 200
 
 
@@ -116,22 +123,22 @@ def test_list_pages_with_cursor_and_filters(local_runtime: Any) -> None:
     cursor = None
     while True:
         params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = httpx.get(f"{url}/v1/task-runs", params=params).json()
+        page = HTTP.get(f"{url}/v1/task-runs", params=params).json()
         seen += [item["taskRun"]["id"] for item in page]
         if len(page) < 2:
             break
         cursor = page[-1]["cursor"]
     assert len(seen) == len(set(seen))  # each run once (the server is shared: other tests' runs are older)
     assert [run_id for run_id in seen if run_id in {greet, *ids}] == [greet, *reversed(ids)]  # newest first
-    tasks = httpx.get(f"{url}/v1/tasks").json()
+    tasks = HTTP.get(f"{url}/v1/tasks").json()
     square = next(item["task"] for item in tasks if item["task"]["name"] == "square")
-    squares = httpx.get(f"{url}/v1/task-runs", params={"taskSlug": "my-wf/square", "limit": 100}).json()
+    squares = HTTP.get(f"{url}/v1/task-runs", params={"taskSlug": "my-wf/square", "limit": 100}).json()
     assert set(ids) <= {item["taskRun"]["id"] for item in squares}
     assert {item["taskRun"]["taskId"] for item in squares} == {square["id"]}
-    assert httpx.get(f"{url}/v1/tasks/{square['id']}").json() == square
-    workflows = httpx.get(f"{url}/v1/workflows").json()
+    assert HTTP.get(f"{url}/v1/tasks/{square['id']}").json() == square
+    workflows = HTTP.get(f"{url}/v1/workflows").json()
     assert [item["workflow"]["id"] for item in workflows] == [square["workflowId"]]
-    versions = httpx.get(f"{url}/v1/workflowversions").json()
+    versions = HTTP.get(f"{url}/v1/workflowversions").json()
     assert versions[-1]["workflowVersion"]["id"] == square["workflowVersionId"]
     assert versions[-1]["workflowVersion"]["status"] == "ready"
 
@@ -153,18 +160,18 @@ def test_events_replay_finished_runs_once_each(local_runtime: Any, tmp_path: Pat
     assert [event["data"]["id"] for event in resumed] == [flaky["id"]]
 
 
-def test_events_for_a_live_and_a_canceled_run(start_local_runtime: Any) -> None:
-    server = start_local_runtime([sys.executable, "raw_worker.py"], cwd=WORKERS)
+def test_events_for_a_live_and_a_canceled_run(raw_runtime: Any) -> None:
+    server = raw_runtime
     parent = start_run(server.url, "wf/wait_for_child", [])
     deadline = time.monotonic() + 30
     children: list[Any] = []
     while not children and time.monotonic() < deadline:
-        tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": parent["id"]}).json()
+        tree = HTTP.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": parent["id"]}).json()
         children = [item["taskRun"] for item in tree if item["taskRun"]["parentTaskRunId"] == parent["id"]]
         time.sleep(0.05)
     (child,) = children
     assert child["rootTaskRunId"] == parent["id"] and child["parentTaskAttempt"] == 0
-    assert httpx.delete(f"{server.url}/v1/task-runs/{child['id']}").status_code == 204
+    assert HTTP.delete(f"{server.url}/v1/task-runs/{child['id']}").status_code == 204
     # The parent sees its canceled subtask as an error and finishes with that as its result.
     events = read_events(server.url, {"taskRunIds": f"{parent['id']},{child['id']}"})
     by_id = {event["data"]["id"]: event["data"] for event in events}
@@ -173,8 +180,8 @@ def test_events_for_a_live_and_a_canceled_run(start_local_runtime: Any) -> None:
     assert result["still_running"] is False and "was canceled" in result["error"]["details"]
 
 
-def test_callback_api_subtask_errors_and_idempotency(start_local_runtime: Any) -> None:
-    server = start_local_runtime([sys.executable, "raw_worker.py"], cwd=WORKERS)
+def test_callback_api_subtask_errors_and_idempotency(raw_runtime: Any) -> None:
+    server = raw_runtime
     finished = wait_finished(server.url, start_run(server.url, "wf/probe", [])["id"])
     assert finished["status"] == "completed", finished
     seen = finished["results"][0]
@@ -183,12 +190,12 @@ def test_callback_api_subtask_errors_and_idempotency(start_local_runtime: Any) -
     assert seen["unknown_run"][0] == 404
     assert seen["malformed"] == 400
     assert seen["child_result"]["complete"]["output"]
-    tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": finished["id"]}).json()
+    tree = HTTP.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": finished["id"]}).json()
     assert len(tree) == 2  # the repeated run-subtask request created one child
 
 
-def test_subtask_result_is_held_until_the_subtask_is_final(start_local_runtime: Any) -> None:
-    server = start_local_runtime([sys.executable, "raw_worker.py"], cwd=WORKERS)
+def test_subtask_result_is_held_until_the_subtask_is_final(raw_runtime: Any) -> None:
+    server = raw_runtime
     quick = wait_finished(server.url, start_run(server.url, "wf/poll_once", [1])["id"])["results"][0]
     # One request sufficed: it waited out the child's second of sleep instead of answering still_running.
     assert quick["status"] == 200 and quick["answer"]["still_running"] is False
@@ -198,10 +205,10 @@ def test_subtask_result_is_held_until_the_subtask_is_final(start_local_runtime: 
     slow = slow_run["results"][0]
     assert slow["status"] == 200 and slow["answer"] == {"still_running": True}
     assert slow["seconds"] > RESULT_HOLD_SECONDS - 0.5  # a lower bound: the hold ended it, not the child
-    tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": slow_run["id"]}).json()
+    tree = HTTP.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": slow_run["id"]}).json()
     (child,) = [item["taskRun"] for item in tree if item["taskRun"]["id"] != slow_run["id"]]
     assert child["status"] == "running"
-    assert httpx.delete(f"{server.url}/v1/task-runs/{child['id']}").status_code == 204
+    assert HTTP.delete(f"{server.url}/v1/task-runs/{child['id']}").status_code == 204
 
 
 def test_parent_canceled_while_its_result_poll_is_held(start_local_runtime: Any) -> None:
@@ -211,17 +218,17 @@ def test_parent_canceled_while_its_result_poll_is_held(start_local_runtime: Any)
     polling: list[str] = []
     while not polling:
         assert time.monotonic() < deadline, "the parent never started polling"
-        logs = httpx.get(f"{server.url}/v1/logs", params={"taskRun": parent["id"]}).json()["logs"]
+        logs = HTTP.get(f"{server.url}/v1/logs", params={"taskRun": parent["id"]}).json()["logs"]
         polling = [log["message"] for log in logs if log["message"].startswith("polling child")]
         time.sleep(0.05)
     child_id, pid = polling[0].split()[2], int(polling[0].split()[-1])
 
     def listed_statuses() -> dict[str, str]:
-        tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": parent["id"]}).json()
+        tree = HTTP.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": parent["id"]}).json()
         return {item["taskRun"]["id"]: item["taskRun"]["status"] for item in tree}
 
     assert listed_statuses()[parent["id"]] == "running"
-    assert httpx.delete(f"{server.url}/v1/task-runs/{parent['id']}").status_code == 204
+    assert HTTP.delete(f"{server.url}/v1/task-runs/{parent['id']}").status_code == 204
     events = read_events(server.url, {"taskRunIds": f"{parent['id']},{child_id}"})
     assert {event["data"]["status"] for event in events} == {"canceled"}
     assert listed_statuses() == {parent["id"]: "canceled", child_id: "canceled"}  # not the page seen before
@@ -241,7 +248,7 @@ def test_logs_endpoint_and_command(
     db_path = tmp_path / "store.sqlite3"
     server = start_local_runtime(db_path=db_path)
     run = wait_finished(server.url, start_run(server.url, "wf/always_fails", ["to the logs"])["id"])
-    logs = httpx.get(f"{server.url}/v1/logs", params={"taskRun": run["id"]}).json()
+    logs = HTTP.get(f"{server.url}/v1/logs", params={"taskRun": run["id"]}).json()
     assert any("to the logs" in log["message"] for log in logs["logs"])
     assert {label["name"] for label in logs["logs"][0]["labels"]} == {"taskRun", "attempt", "type"}
     command = [sys.executable, "-m", "render_sdk", "logs", run["id"]]
@@ -305,20 +312,20 @@ def test_source_change_registers_again_and_failure_keeps_tasks(
     math_tasks.write_text("def broken(:\n")
     server.wait_for_output("Registration failed: the task list stays as registered before, but new attempts")
     server.wait_for_output("SyntaxError")
-    names = {item["task"]["name"] for item in httpx.get(f"{server.url}/v1/tasks").json()}
+    names = {item["task"]["name"] for item in HTTP.get(f"{server.url}/v1/tasks").json()}
     assert "cube" in names
     # As the message says: the kept task starts the current, broken source.
     broken = wait_finished(server.url, start_run(server.url, "wf/cube", [2])["id"])
     assert broken["status"] == "failed" and "SyntaxError" in broken["error"], broken
     statuses = [
-        item["workflowVersion"]["status"] for item in httpx.get(f"{server.url}/v1/workflowversions").json()
+        item["workflowVersion"]["status"] for item in HTTP.get(f"{server.url}/v1/workflowversions").json()
     ]
     assert statuses == ["ready", "ready", "ready", "registration_failed"]
 
 
-def test_registration_takes_what_the_callback_spec_allows(start_local_runtime: Any) -> None:
-    server = start_local_runtime([sys.executable, "raw_worker.py"], cwd=WORKERS)
-    names = {item["task"]["name"] for item in httpx.get(f"{server.url}/v1/tasks").json()}
+def test_registration_takes_what_the_callback_spec_allows(raw_runtime: Any) -> None:
+    server = raw_runtime
+    names = {item["task"]["name"] for item in HTTP.get(f"{server.url}/v1/tasks").json()}
     assert {"bare_fails", "retries_twice", "waits_only"} <= names
     runs = {
         name: start_run(server.url, f"wf/{name}", [])
@@ -331,15 +338,15 @@ def test_registration_takes_what_the_callback_spec_allows(start_local_runtime: A
     assert "retries_twice fails on purpose" in finished["retries_twice"]["attempts"][2]["error"]
 
 
-def test_input_carries_the_runs_identity(start_local_runtime: Any) -> None:
-    server = start_local_runtime([sys.executable, "raw_worker.py"], cwd=WORKERS)
+def test_input_carries_the_runs_identity(raw_runtime: Any) -> None:
+    server = raw_runtime
     root = wait_finished(server.url, start_run(server.url, "wf/identity", [])["id"])
     assert root["results"] == [
         {"task_name": "identity", "task_run_id": root["id"], "root_task_run_id": root["id"]}
     ]
     parent = wait_finished(server.url, start_run(server.url, "wf/parent_of_identity", [])["id"])
     seen = parent["results"][0]
-    tree = httpx.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": parent["id"]}).json()
+    tree = HTTP.get(f"{server.url}/v1/task-runs", params={"rootTaskRunId": parent["id"]}).json()
     (child,) = [item["taskRun"] for item in tree if item["taskRun"]["id"] != parent["id"]]
     assert seen == {
         "task_name": "identity",
@@ -353,8 +360,8 @@ def test_an_idempotency_key_starts_one_run(local_runtime: Any) -> None:
     url = local_runtime.url
     key = f"key-{time.monotonic_ns()}"  # the server is shared: a key no other test uses
     body = {"task": "wf/square", "input": [4], "idempotencyKey": key}
-    first = httpx.post(f"{url}/v1/task-runs", json=body)
-    again = httpx.post(f"{url}/v1/task-runs", json={**body, "input": [5]})
+    first = HTTP.post(f"{url}/v1/task-runs", json=body)
+    again = HTTP.post(f"{url}/v1/task-runs", json={**body, "input": [5]})
     assert first.status_code == again.status_code == 202
     assert again.json()["id"] == first.json()["id"]
     assert wait_finished(url, first.json()["id"])["results"] == [16]
@@ -365,7 +372,7 @@ def test_an_idempotency_key_starts_one_run(local_runtime: Any) -> None:
         ("k" * 256, "a string of 256 characters"),
         (7, "a number"),
     ):
-        response = httpx.post(f"{url}/v1/task-runs", json={**body, "idempotencyKey": bad})
+        response = HTTP.post(f"{url}/v1/task-runs", json={**body, "idempotencyKey": bad})
         assert_error(response, 400, f"idempotencyKey must be a string of 1 to 255 characters, got {got}")
 
 

@@ -14,18 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from render_sdk import Render, RenderSync
 from render_sdk.client.errors import TaskRunError
 
-from .processes import parent_of, peak_concurrency, pid_alive, wait_until, zygote_pid
+from .processes import HTTP, parent_of, peak_concurrency, pid_alive, wait_until, zygote_pid
 
 WORKERS = Path(__file__).resolve().parent / "workers"
 EXAMPLE_WORKFLOWS = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 MODES = pytest.mark.parametrize("prefork", [False, True], ids=["cold", "prefork"])
-TEST_TIMEOUT_SECONDS = 2.0
+TEST_TIMEOUT_SECONDS = 1.0
 
 
 @dataclass
@@ -40,17 +39,20 @@ class Started:
         return str(self.server.url)
 
 
-def start_in_mode(
-    start_local_runtime: Any, prefork: bool, cwd: Path = WORKERS, args: Sequence[str] = ()
-) -> Started:
+def start_in_mode(start: Any, prefork: bool, cwd: Path = WORKERS, args: Sequence[str] = ()) -> Started:
+    """A server of ``cwd/main.py`` in the mode; ``start`` is ``start_local_runtime`` or ``shared_runtime``."""
     mode_args = ["--prefork"] if prefork else []
-    server = start_local_runtime([sys.executable, "main.py"], cwd=cwd, args=[*mode_args, *args])
+    server = start([sys.executable, "main.py"], cwd=cwd, args=[*mode_args, *args])
     return Started(server, zygote_pid(server) if prefork else None)
 
 
+SHARED_ARGS = ("--max-concurrency", "4")
+"""The options of the shared servers the scenarios below use (one per mode)."""
+
+
 @MODES
-def test_seed_tasks_through_render(start_local_runtime: Any, prefork: bool) -> None:
-    started = start_in_mode(start_local_runtime, prefork, cwd=EXAMPLE_WORKFLOWS)
+def test_seed_tasks_through_render(shared_runtime: Any, prefork: bool) -> None:
+    started = start_in_mode(shared_runtime, prefork, cwd=EXAMPLE_WORKFLOWS)
 
     async def main() -> dict[str, Any]:
         async with Render(base_url=started.url) as render:
@@ -74,22 +76,22 @@ def test_seed_tasks_through_render(start_local_runtime: Any, prefork: bool) -> N
     assert results["fan"].results == [[0, 1, 4, 9]]
     assert results["named"].results == ["Hello, Ada!"]
     # fan_out's subtasks are children of its run, in the same tree.
-    runs = httpx.get(f"{started.url}/v1/task-runs", params={"rootTaskRunId": results["fan"].id}).json()
+    runs = HTTP.get(f"{started.url}/v1/task-runs", params={"rootTaskRunId": results["fan"].id}).json()
     children = [item["taskRun"] for item in runs if item["taskRun"]["id"] != results["fan"].id]
     assert len(children) == 4
     assert {child["parentTaskRunId"] for child in children} == {results["fan"].id}
 
 
 @MODES
-def test_worker_exiting_without_a_result_fails_the_attempt(start_local_runtime: Any, prefork: bool) -> None:
-    started = start_in_mode(start_local_runtime, prefork)
+def test_worker_exiting_without_a_result_fails_the_attempt(shared_runtime: Any, prefork: bool) -> None:
+    started = start_in_mode(shared_runtime, prefork, args=SHARED_ARGS)
     with RenderSync(base_url=started.url) as render:
         run = render.workflows.run_task("wf/exit_hard", [3])
         with pytest.raises(TaskRunError) as caught:
             run.wait(timeout=60)
     assert "exited with status 3" in str(caught.value)
     assert "about to exit hard" in str(caught.value)
-    logs = httpx.get(f"{started.url}/v1/logs", params={"taskRun": run.id}).json()["logs"]
+    logs = HTTP.get(f"{started.url}/v1/logs", params={"taskRun": run.id}).json()["logs"]
     assert any(log["message"] == "about to exit hard" for log in logs)
 
 
@@ -106,17 +108,15 @@ def test_task_past_its_timeout_is_stopped(start_local_runtime: Any, prefork: boo
         with pytest.raises(TaskRunError) as caught:
             run.wait(timeout=60)
     elapsed = time.monotonic() - began
-    assert "timed out after 2 s" in str(caught.value)
+    assert "timed out after 1 s" in str(caught.value)
     assert TEST_TIMEOUT_SECONDS - 0.1 < elapsed < 30
-    body = httpx.get(f"{started.url}/v1/task-runs/{run.id}").json()
+    body = HTTP.get(f"{started.url}/v1/task-runs/{run.id}").json()
     assert [attempt["status"] for attempt in body["attempts"]] == ["failed"]
 
 
 @MODES
-def test_cancel_fan_out_tree_stops_every_process(
-    start_local_runtime: Any, tmp_path: Path, prefork: bool
-) -> None:
-    started = start_in_mode(start_local_runtime, prefork)
+def test_cancel_fan_out_tree_stops_every_process(shared_runtime: Any, tmp_path: Path, prefork: bool) -> None:
+    started = start_in_mode(shared_runtime, prefork, args=SHARED_ARGS)
     pid_dir = tmp_path / "pids"
     pid_dir.mkdir()
     with RenderSync(base_url=started.url) as render:
@@ -131,11 +131,11 @@ def test_cancel_fan_out_tree_stops_every_process(
         details = render.workflows.get_task_run(run.id)
     assert str(details.status).lower().endswith("canceled")
     wait_until(lambda: not any(pid_alive(pid) for pid in pids), timeout=15, message="every process stopped")
-    tree = httpx.get(f"{started.url}/v1/task-runs", params={"rootTaskRunId": run.id}).json()
+    tree = HTTP.get(f"{started.url}/v1/task-runs", params={"rootTaskRunId": run.id}).json()
     assert len(tree) == 4
     assert {item["taskRun"]["status"] for item in tree} == {"canceled"}
     # Cancelling again is a clear client error.
-    response = httpx.delete(f"{started.url}/v1/task-runs/{run.id}")
+    response = HTTP.delete(f"{started.url}/v1/task-runs/{run.id}")
     assert response.status_code == 409
     assert "already canceled" in response.json()["message"]
     if started.zygote is not None:
@@ -144,9 +144,9 @@ def test_cancel_fan_out_tree_stops_every_process(
 
 @MODES
 def test_concurrency_limit_holds_across_fifty_runs(
-    start_local_runtime: Any, tmp_path: Path, prefork: bool
+    shared_runtime: Any, tmp_path: Path, prefork: bool
 ) -> None:
-    started = start_in_mode(start_local_runtime, prefork, args=["--max-concurrency", "4"])
+    started = start_in_mode(shared_runtime, prefork, args=SHARED_ARGS)
     log_path = tmp_path / "overlap.log"
 
     async def start_all() -> list[str]:
@@ -200,12 +200,12 @@ def test_retry_recovers_after_two_failures(local_runtime: Any, tmp_path: Path) -
         finished = render.workflows.run_task("wf/flaky", [str(counter), 2]).wait()
     assert finished.results == ["succeeded on attempt 3"]
     assert finished.retries == 2
-    body = httpx.get(f"{local_runtime.url}/v1/task-runs/{finished.id}").json()
+    body = HTTP.get(f"{local_runtime.url}/v1/task-runs/{finished.id}").json()
     assert [attempt["status"] for attempt in body["attempts"]] == ["failed", "failed", "completed"]
     assert [attempt["attempt"] for attempt in body["attempts"]] == [0, 1, 2]
     assert "attempt 1 failed on purpose" in body["attempts"][0]["error"]
     assert all(attempt["completedAt"] >= attempt["startedAt"] for attempt in body["attempts"])
-    (listed,) = httpx.get(f"{local_runtime.url}/v1/task-runs", params={"rootTaskRunId": finished.id}).json()
+    (listed,) = HTTP.get(f"{local_runtime.url}/v1/task-runs", params={"rootTaskRunId": finished.id}).json()
     assert [attempt["attempt"] for attempt in listed["taskRun"]["attempts"]] == [0, 1, 2]
     assert listed["taskRun"]["retries"] == 2
 
@@ -220,7 +220,7 @@ def test_always_failing_task_uses_every_attempt(local_runtime: Any) -> None:
 
     error = asyncio.run(main())
     assert "broken on purpose" in str(error)
-    body = httpx.get(f"{local_runtime.url}/v1/task-runs/{error.task_run_id}").json()
+    body = HTTP.get(f"{local_runtime.url}/v1/task-runs/{error.task_run_id}").json()
     assert body["status"] == "failed"
     assert len(body["attempts"]) == body["retries"] + 1 == 2  # always_fails has max_retries=1
 
@@ -254,7 +254,7 @@ def test_server_killed_and_restarted_loses_nothing(
     assert finished.results == ["done"]
     retried = second.wait_for_output(f"running  {in_flight.id}")
     assert second.output.index(stopped) < second.output.index(retried)  # stopped before the retry started
-    body = httpx.get(f"{second.url}/v1/task-runs/{in_flight.id}").json()
+    body = HTTP.get(f"{second.url}/v1/task-runs/{in_flight.id}").json()
     assert body["attempts"][0]["status"] == "failed"
     assert "local runtime restarted" in body["attempts"][0]["error"]
     assert body["attempts"][-1]["status"] == "completed"

@@ -30,6 +30,10 @@ def test_the_engine_knows_no_http_and_no_processes(subprocess_env: dict[str, str
     }
 
 
-def test_the_lazy_names_resolve(subprocess_env: dict[str, str]) -> None:
-    modules = imported_after("from render_sdk.local import DevOptions, WorkerCommand", subprocess_env)
-    assert "render_sdk.local.runtime" in modules
+def test_the_lazy_names_resolve() -> None:
+    import render_sdk.local
+    from render_sdk.local import attempts, runtime
+
+    assert render_sdk.local.DevOptions is runtime.DevOptions
+    assert render_sdk.local.WorkerCommand is attempts.worker_command.WorkerCommand
+    assert sorted(name for name in render_sdk.local.__all__ if getattr(render_sdk.local, name) is None) == []

@@ -18,13 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from render_sdk import RenderSync
 from render_sdk.local.attempts.prefork import NotPreforkable, PythonCommand, parse_python_command
 
-from .processes import pid_alive, wait_until, zygote_pid
+from .processes import HTTP, pid_alive, wait_until, zygote_pid
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -95,7 +94,7 @@ def test_attempts_are_forked_with_the_cold_start_contract(
         # What the program sees of how it was started is what `python worker.py` / `python -m worker` shows.
         for key in ("argv", "main_file", "path0"):
             assert me[key] == cold[key], key
-        logs = httpx.get(f"{server.url}/v1/logs", params={"taskRun": finished.id}).json()["logs"]
+        logs = HTTP.get(f"{server.url}/v1/logs", params={"taskRun": finished.id}).json()["logs"]
         lines = {
             (next(label["value"] for label in log["labels"] if label["name"] == "type"), log["message"])
             for log in logs

@@ -34,6 +34,7 @@ from render_sdk_callback_api.models import (
 
 from render_sdk._protocol.strict_json import InvalidJSON, loads
 from render_sdk._protocol.wire import WireError, decode_payload, encode_payload, from_wire, to_wire
+from render_sdk._protocol.worker_env import MODE_VARIABLE
 from render_sdk.local.attempts.slots import AttemptSlot
 from render_sdk.local.attempts.socket_server import HttpError, Reply
 from render_sdk.local.engine.errors import Conflict, EngineError, NotFound
@@ -83,7 +84,7 @@ class AttemptEndpoint:
             return await self._subtask_result(_parse(SubtaskResultRequest, body))
         if route == ("POST", "/register-tasks"):
             raise HttpError(
-                409, "this process was started to run a task (RENDER_SDK_MODE=run), not to register"
+                409, f"this process was started to run a task ({MODE_VARIABLE}=run), not to register"
             )
         raise HttpError(404, f"{method} {path} is not part of the callback API")
 

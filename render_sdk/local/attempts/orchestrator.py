@@ -150,6 +150,8 @@ class Orchestrator:
         for timer in self._retry_timers.values():
             timer.cancel()
         self._retry_timers.clear()
+        if self._write_retry is not None:  # what is still unwritten, the next start's recovery settles
+            self._write_retry.cancel()
         for running in self._running.values():
             running.stopping.set()
         if self._attempt_tasks:
