@@ -127,6 +127,10 @@ class TaskInput:
     """
     The run that started it as a subtask; absent for a root run.
     """
+    attempt: int | None = None
+    """
+    Which attempt of the run this process is, counted from 0 as the REST API's attempts[].attempt. An extension of the local runtime (render-workflows dev); Render does not send it.
+    """
 
 
 @dataclass

@@ -41,7 +41,7 @@ class CallbackClient:
         """
         answer = await self.transport.request("get input", "GET", "/input")
         task_input: TaskInput = from_wire(TaskInput, answer, "GET /input answer")
-        return task_input, run_metadata(answer, task_input.task_name)
+        return task_input, run_metadata(task_input)
 
     async def post_callback(self, callback: CallbackRequest) -> None:
         await self.transport.request("post callback", "POST", "/callback", to_wire(callback))
@@ -123,28 +123,23 @@ class SocketSubtaskRunner:
             delay = min(delay * 2, MAX_POLL_SECONDS)
 
 
-_RUN_IDS = ("task_run_id", "root_task_run_id", "parent_task_run_id")
-
-
-def run_metadata(answer: dict[str, Any], task_name: str) -> TaskRunMetadata:
+def run_metadata(task_input: TaskInput) -> TaskRunMetadata:
     """The run's identity from a ``GET /input`` answer; what the runtime leaves out (older ones send no ids,
     Render sends no attempt) or sends empty is None.
 
-    Read from the raw answer: the generated ``TaskInput`` predates these optional fields.
-
     Raises:
-        WireError: A field has the wrong type.
+        WireError: The attempt is negative.
     """
-    ids: dict[str, str | None] = {}
-    for name in _RUN_IDS:
-        value = answer.get(name)
-        if value is not None and not isinstance(value, str):
-            raise WireError(f"GET /input answer.{name} must be str, got {type(value).__name__}")
-        ids[name] = value or None
-    attempt = answer.get("attempt")
-    if attempt is not None and (not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 0):
+    attempt = task_input.attempt
+    if attempt is not None and attempt < 0:
         raise WireError(f"GET /input answer.attempt must be an int >= 0, got {attempt!r}")
-    return TaskRunMetadata(**ids, task_name=task_name, attempt=attempt)
+    return TaskRunMetadata(
+        task_run_id=task_input.task_run_id or None,
+        root_task_run_id=task_input.root_task_run_id or None,
+        parent_task_run_id=task_input.parent_task_run_id or None,
+        task_name=task_input.task_name,
+        attempt=attempt,
+    )
 
 
 def _unwrap(task_name: str, task_run_id: str, output: str) -> Any:

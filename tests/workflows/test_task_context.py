@@ -295,10 +295,6 @@ def test_both_styles_end_to_end_under_render_workflows_dev(start_local_runtime: 
     assert len(tree) == 9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the local runtime sends the run ids on GET /input only with helper C's change (issue 10 item 3)",
-)
 def test_metadata_equals_the_rest_ids_under_render_workflows_dev(start_local_runtime: Any) -> None:
     server = start_local_runtime(
         [sys.executable, "mixed_styles.py"], cwd=WORKERS, args=("--workflow-slug", "m")

@@ -18,8 +18,9 @@ from typing import Any
 
 import h11
 import pytest
+from render_sdk_callback_api.models import TaskInput
 
-from render_sdk._protocol.wire import WireError
+from render_sdk._protocol.wire import WireError, from_wire
 from render_sdk.client.errors import NotFoundError, RenderError, ServerError, TaskRunError, TimeoutError
 from render_sdk.workflows import TaskRunMetadata, Workflows
 from render_sdk.workflows._callbacks import CallbackClient, SocketSubtaskRunner, run_metadata
@@ -224,7 +225,7 @@ def test_typed_calls_parse_the_answers(socket_dir: Path) -> None:
     ],
 )
 def test_run_metadata_comes_from_the_input_answer(answer: dict[str, Any], expected: TaskRunMetadata) -> None:
-    assert run_metadata({"task_name": "square", "input": "", **answer}, "square") == expected
+    assert run_metadata(_input_answer(answer)) == expected
 
 
 @pytest.mark.parametrize(
@@ -233,12 +234,18 @@ def test_run_metadata_comes_from_the_input_answer(answer: dict[str, Any], expect
         ({"task_run_id": 7}, "GET /input answer.task_run_id must be str, got int"),
         ({"root_task_run_id": ["trn-1"]}, "GET /input answer.root_task_run_id must be str, got list"),
         ({"attempt": -1}, r"GET /input answer.attempt must be an int >= 0, got -1"),
-        ({"attempt": True}, r"GET /input answer.attempt must be an int >= 0, got True"),
+        ({"attempt": True}, r"GET /input answer.attempt must be int, got bool"),
     ],
 )
 def test_run_metadata_of_the_wrong_type_is_a_wire_error(answer: dict[str, Any], message: str) -> None:
     with pytest.raises(WireError, match=message):
-        run_metadata(answer, "square")
+        run_metadata(_input_answer(answer))
+
+
+def _input_answer(fields: dict[str, Any]) -> TaskInput:
+    answer = {"task_name": "square", "input": "", **fields}
+    task_input: TaskInput = from_wire(TaskInput, answer, "GET /input answer")
+    return task_input
 
 
 def test_an_answer_that_is_not_json_is_an_error(socket_dir: Path, send: Send) -> None:

@@ -108,6 +108,7 @@ class AttemptEndpoint:
             task_run_id=run.id,
             root_task_run_id=run.root_id,
             parent_task_run_id=run.parent_id,
+            attempt=self.attempt,
         )
         return Reply(200, to_wire(task_input))
 
