@@ -30,7 +30,8 @@ from .test_worker_process import scenario
 if TYPE_CHECKING:
     import render_sdk.workflows as typing_only
 
-README_WORKER = WORKERS / "render_1_5_0_readme"
+# One copy of the README app, shared with tests/compat (which runs it under render-workflows dev).
+README_WORKER = Path(__file__).parents[1] / "compat" / "workers" / "render_1_5_0_readme"
 
 
 def mixed(socket_dir: Path, task_name: str, input_value: Any) -> tuple[CallbackRuntime, Attempt]:
