@@ -316,6 +316,7 @@ class Store:
         root_ids: Sequence[str] = (),
         workflow_ids: Sequence[str] = (),
         version_ids: Sequence[str] = (),
+        statuses: Sequence[str] = (),
     ) -> list[RunRecord]:
         """Runs newest first, continuing after ``after_id`` (the cursor of the previous page)."""
         where = ["seq < ?"]
@@ -326,6 +327,7 @@ class Store:
             ("root_id", root_ids),
             ("workflow_id", workflow_ids),
             ("workflow_version_id", version_ids),
+            ("status", statuses),
         ):
             if values:
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
