@@ -222,7 +222,8 @@ class _Handlers:
                 task_ids.append(task.id)
         if slugs and not task_ids:
             return _json([])
-        statuses = _multi(request, "status")  # a local extension (openapi/local-runtime.yaml)
+        # status and topLevel are local extensions (openapi/local-runtime.yaml).
+        statuses = _multi(request, "status")
         unknown = sorted(set(statuses) - _RUN_STATUSES)
         statuses = ["completed" if status == "succeeded" else status for status in statuses]
         if unknown:
@@ -237,6 +238,7 @@ class _Handlers:
             workflow_ids=_multi(request, "workflowId"),
             version_ids=_multi(request, "workflowVersionId"),
             statuses=statuses,
+            top_level_only=_flag(request, "topLevel"),
         )
         return _json(self._run_items.of(runs))
 
@@ -371,6 +373,13 @@ def _limit(request: Request, default: int = DEFAULT_LIMIT, maximum: int = MAX_LI
     if not 1 <= limit <= maximum:
         raise ApiError(400, f"limit must be an integer from 1 to {maximum}, got {limit}")
     return limit
+
+
+def _flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "false").strip().lower()
+    if raw not in ("true", "false"):
+        raise ApiError(400, f"{name} must be true or false, got {raw!r}")
+    return raw == "true"
 
 
 def _time_param(request: Request, name: str) -> datetime | None:

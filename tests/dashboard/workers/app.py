@@ -1,0 +1,61 @@
+"""The dashboard tests' worker: a fan-out tree, a failure with a stack trace, live logs, a tree to cancel."""
+
+import asyncio
+import time
+
+from render_sdk import Retry, Workflows
+
+app = Workflows(default_retry=Retry(max_retries=0, wait_duration_ms=0), auto_start=True)
+
+
+@app.task
+def square(a: int) -> int:
+    return a * a
+
+
+@app.task
+async def leaf(i: int, seconds: float) -> int:
+    await asyncio.sleep(seconds)
+    return await square(i)
+
+
+@app.task
+async def fan_out(n: int, seconds: float) -> list[int]:
+    """n subtasks, each with a subtask of its own: a tree three levels deep."""
+    return list(await asyncio.gather(*[leaf(i, seconds * (i + 1) / n) for i in range(n)]))
+
+
+def parse_config(text: str) -> dict[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator:
+        raise ValueError(f"config line {text!r} has no '='")
+    return {key: value}
+
+
+@app.task(retry=Retry(max_retries=1, wait_duration_ms=300, backoff_scaling=1.0))
+def load_config(text: str) -> dict[str, str]:
+    return parse_config(text)
+
+
+@app.task
+def chatty(lines: int, interval: float) -> int:
+    for number in range(1, lines + 1):
+        print(f"step {number} of {lines}", flush=True)
+        time.sleep(interval)
+    return lines
+
+
+@app.task
+def hold(seconds: float) -> str:
+    time.sleep(seconds)
+    return "held"
+
+
+@app.task
+async def hold_tree(n: int) -> list[str]:
+    return list(await asyncio.gather(*[hold(60) for _ in range(n)]))
+
+
+@app.task(timeout=120, plan="starter")
+def greet(name: str, punctuation: str = "!") -> str:
+    return f"Hello, {name}{punctuation}"
