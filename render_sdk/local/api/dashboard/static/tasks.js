@@ -34,7 +34,7 @@ function taskCard(task) {
     class: "json-input", rows: 2, spellcheck: "false", "aria-label": `Input for ${task.name}`,
   });
   input.value = JSON.stringify(required.map((p) => SAMPLES[p.type] ?? null));
-  const feedback = h("div", { class: "form-feedback", role: "alert" });
+  const feedback = h("div", { class: "form-feedback" });
   const submit = h("button", { type: "submit", class: "primary" }, "Run task");
   const form = h("form", {
     class: "run-form",
