@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-
 from conftest import LocalRuntimeProcess, _start  # tests/conftest.py: how the tests start a dev server
 
 WORKER = Path(__file__).resolve().parent / "workers" / "app.py"
@@ -73,7 +72,8 @@ def chromium() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalRuntimeProcess]:
     """``render-workflows dev`` on an ephemeral port, serving the dashboard tests' worker from memory."""
-    runtime = _start([sys.executable, WORKER.name], WORKER.parent, None, ["--max-concurrency", "16", "--prefork", "--no-watch"], None)
+    options = ["--max-concurrency", "16", "--prefork", "--no-watch"]
+    runtime = _start([sys.executable, WORKER.name], WORKER.parent, None, options, None)
     try:
         yield runtime
     finally:

@@ -1,4 +1,4 @@
-"""The dashboard in a real headless Chromium against a real dev server: what a user sees and what clicks do."""
+"""The dashboard in a real headless Chromium against a real dev server: what users see, what clicks do."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import re
 from typing import Any
 
 import httpx
-from playwright.sync_api import expect
-
 from conftest import LocalRuntimeProcess
+from playwright.sync_api import expect
 
 from .conftest import Dashboard
 
@@ -30,7 +29,9 @@ def node(page: Any, run_id: str) -> Any:
     return page.locator(f'[role=button][data-run-id="{run_id}"]')
 
 
-def test_fan_out_appears_and_its_tree_fills_in_live(dashboard: Dashboard, server: LocalRuntimeProcess) -> None:
+def test_fan_out_appears_and_its_tree_fills_in_live(
+    dashboard: Dashboard, server: LocalRuntimeProcess
+) -> None:
     page = dashboard.open("/")
     expect(page.get_by_role("heading", name="Runs")).to_be_visible()
     page.evaluate("window.loadedOnce = true")  # gone if anything reloads the page
