@@ -12,11 +12,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 import uvicorn
+import yaml
 from local.processes import wait_until
 
 from render_sdk.local.api.app import build_app
@@ -46,9 +49,19 @@ GREET = TaskSpec(
 FAN_OUT = TaskSpec(name="fan_out")
 
 
+SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi" / "local-runtime.yaml").read_text())
+
+
+def conforms(body: Any, schema_name: str) -> None:
+    """Fail unless ``body`` fits ``components.schemas[schema_name]`` of openapi/local-runtime.yaml."""
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": SPEC["components"]}
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(body)
+
+
 @dataclass
 class Local:
     client: httpx.Client
+    store: Store
     states: RunStates
     tasks: dict[str, TaskRecord]
 
@@ -76,7 +89,7 @@ def local() -> Iterator[Local]:
         wait_until(lambda: server.started, 10, "uvicorn started")
         port = listener.getsockname()[1]
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            yield Local(client, states, tasks)
+            yield Local(client, store, states, tasks)
     finally:
         server.should_exit = True
         thread.join(10)
@@ -180,3 +193,30 @@ def test_the_dashboard_is_served_at_the_root_and_allowed_nothing_else(local: Loc
     missing = local.client.get("/assets/nothing.js")
     assert missing.status_code == 404
     assert set(missing.json()) == {"id", "message"}
+
+
+def test_responses_fit_the_documented_extensions(local: Local) -> None:
+    states = local.states
+    parent = states.create_run(local.tasks["fan_out"], [])
+    _, attempt = states.start_attempt(parent.id) or (None, -1)
+    child, _ = states.create_subtask(parent.id, attempt, "greet", {"name": "Ada"})
+    local.store.add_log(parent.id, attempt, "stdout", datetime.now(timezone.utc), "starting greet")
+    local.store.add_log(parent.id, attempt, "stderr", datetime.now(timezone.utc), "a warning")
+
+    for item in local.client.get("/v1/task-runs").json():
+        conforms(item, "TaskRunItem")
+    details = local.client.get(f"/v1/task-runs/{child.id}").json()
+    conforms(details, "TaskRunDetailsExtended")
+    assert details["parentTaskAttempt"] == attempt
+    for item in local.client.get("/v1/tasks").json():
+        conforms(item["task"], "TaskExtended")
+    page = local.client.get("/v1/logs", params={"taskRun": parent.id}).json()
+    conforms(page, "LogsPage")
+    assert [(line["message"], line["labels"][2]["value"]) for line in page["logs"]] == [
+        ("starting greet", "stdout"),
+        ("a warning", "stderr"),
+    ]
+    with pytest.raises(jsonschema.ValidationError):  # the check can fail: a run without its task name
+        conforms(
+            {key: value for key, value in details.items() if key != "taskName"}, "TaskRunDetailsExtended"
+        )
