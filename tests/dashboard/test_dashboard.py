@@ -40,7 +40,6 @@ def test_fan_out_appears_and_its_tree_fills_in_live(
     row = page.locator(f'tr[data-run-id="{run_id}"]')
     expect(row).to_contain_text("fan_out", timeout=LIVE_TIMEOUT_MS)
     expect(row.locator(".status")).to_have_text(re.compile("pending|running"))
-    dashboard.screenshot("runs")
 
     row.get_by_role("link", name="fan_out").click()
     expect(page.get_by_role("heading", name="fan_out").first).to_be_visible()
@@ -89,18 +88,18 @@ def test_failed_run_shows_each_attempt_error_and_stack_trace(
 
 
 def test_logs_follow_a_running_run(dashboard: Dashboard, server: LocalRuntimeProcess) -> None:
-    run_id = start(server, "chatty", [12, 0.2])
+    run_id = start(server, "chatty", [10, 0.15])
     page = dashboard.open(f"/runs/{run_id}")
     logs = page.locator("#logs")
-    expect(logs).to_contain_text("step 2 of 12", timeout=LIVE_TIMEOUT_MS)
+    expect(logs).to_contain_text("step 2 of 10", timeout=LIVE_TIMEOUT_MS)
     # Lines arrive while the run is still running, not all at the end.
-    assert "step 12 of 12" not in logs.inner_text()
+    assert "step 10 of 10" not in logs.inner_text()
     expect(page.locator(".page-head .status")).to_have_text("running")
-    expect(logs).to_contain_text("step 12 of 12", timeout=LIVE_TIMEOUT_MS)
+    expect(logs).to_contain_text("step 10 of 10", timeout=LIVE_TIMEOUT_MS)
     expect(page.locator(".page-head .status")).to_have_text("completed", timeout=LIVE_TIMEOUT_MS)
     lines = [line for line in logs.inner_text().splitlines() if "step " in line]
-    assert [re.search(r"step (\d+) of 12", line).group(1) for line in lines] == [  # type: ignore[union-attr]
-        str(n) for n in range(1, 13)
+    assert [re.search(r"step (\d+) of 10", line).group(1) for line in lines] == [  # type: ignore[union-attr]
+        str(n) for n in range(1, 11)
     ], "each line once, in order"
 
 
@@ -163,6 +162,7 @@ def test_start_a_task_from_the_form(dashboard: Dashboard) -> None:
 def test_every_page_asks_only_its_own_origin(dashboard: Dashboard, server: LocalRuntimeProcess) -> None:
     page = dashboard.open("/")
     expect(page.get_by_role("cell", name="fan_out").first).to_be_visible()
+    dashboard.screenshot("runs")
     for fragment in ("/tasks", f"/runs/{start(server, 'square', [3])}", "/?status=failed"):
         page.goto(f"{server.url}/#{fragment}")
         page.wait_for_load_state("networkidle")

@@ -22,7 +22,10 @@ async def leaf(i: int, seconds: float) -> int:
 @app.task
 async def fan_out(n: int, seconds: float) -> list[int]:
     """n subtasks, each with a subtask of its own: a tree three levels deep."""
-    return list(await asyncio.gather(*[leaf(i, seconds * (i + 1) / n) for i in range(n)]))
+    print(f"fanning out to {n} leaves", flush=True)
+    results = list(await asyncio.gather(*[leaf(i, seconds * (i + 1) / n) for i in range(n)]))
+    print(f"all {n} leaves done: {results}", flush=True)
+    return results
 
 
 def parse_config(text: str) -> dict[str, str]:

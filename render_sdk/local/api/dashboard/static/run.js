@@ -198,6 +198,7 @@ function renderDetails(run, tree, logs, actions) {
     parent ? ["Parent", h("a", { href: `#/runs/${parent.id}` }, `${parent.taskName} (${parent.id})`)] : null,
     ["Queued", formatTime(run.createdAt)],
     ["Started", run.startedAt ? formatTime(run.startedAt) : "not yet"],
+    run.nextAttemptAt ? ["Next attempt", `${formatTime(run.nextAttemptAt)} (retry wait)`] : null,
     ["Finished", run.completedAt ? formatTime(run.completedAt) : "–"],
     ["Duration", formatDuration(runDuration(run))],
     ["Attempts", String(run.attempts.length)],
