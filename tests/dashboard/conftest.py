@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,32 +53,48 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    """A headless system Chromium, through Playwright."""
+def browser_path() -> str:
+    """The system Chromium's executable, once Playwright and a Chromium are known to be there."""
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         _unavailable("the `playwright` package is not installed (pip install -e '.[test]')")
     executable = _chromium()
     if executable is None:
         _unavailable("no Chromium on PATH (apt-get install chromium)")
+    assert executable is not None
+    return executable
+
+
+@pytest.fixture(scope="module")
+def starting_server(browser_path: str) -> Iterator[Future[LocalRuntimeProcess]]:
+    """``render-workflows dev`` on an ephemeral port serving ``workers/app.py``, started in the background."""
+    options = ["--max-concurrency", "16", "--prefork", "--no-watch"]
+    with ThreadPoolExecutor(1) as pool:
+        starting = pool.submit(_start, [sys.executable, WORKER.name], WORKER.parent, None, options, None)
+        try:
+            yield starting
+        finally:
+            starting.result().stop()
+
+
+@pytest.fixture(scope="module")
+def server(starting_server: Future[LocalRuntimeProcess]) -> LocalRuntimeProcess:
+    """The dev server, once it is ready."""
+    return starting_server.result()
+
+
+@pytest.fixture(scope="module")
+def chromium(browser_path: str, starting_server: Future[LocalRuntimeProcess]) -> Iterator[Any]:
+    """A headless system Chromium, through Playwright (launched while the server starts)."""
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:
             browser.close()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalRuntimeProcess]:
-    """``render-workflows dev`` on an ephemeral port, serving the dashboard tests' worker from memory."""
-    options = ["--max-concurrency", "16", "--prefork", "--no-watch"]
-    runtime = _start([sys.executable, WORKER.name], WORKER.parent, None, options, None)
-    try:
-        yield runtime
-    finally:
-        runtime.stop()
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +139,7 @@ class Dashboard:
     def screenshot(self, name: str) -> Path:
         """A full-page PNG of what the page shows now."""
         path = self.screenshots / f"dashboard-{name}.png"
+        self.page.mouse.move(0, 0)  # no hover highlight in the picture
         self.page.screenshot(path=str(path), full_page=True)
         return path
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,13 +31,14 @@ def node(page: Any, run_id: str) -> Any:
 
 
 def test_fan_out_appears_and_its_tree_fills_in_live(
-    dashboard: Dashboard, server: LocalRuntimeProcess
+    dashboard: Dashboard, server: LocalRuntimeProcess, tmp_path: Path
 ) -> None:
     page = dashboard.open("/")
     expect(page.get_by_role("heading", name="Runs")).to_be_visible()
     page.evaluate("window.loadedOnce = true")  # gone if anything reloads the page
 
-    run_id = start(server, "fan_out", [4, 1.5])
+    gate = tmp_path / "gate"
+    run_id = start(server, "fan_out", [4, str(gate)])
     row = page.locator(f'tr[data-run-id="{run_id}"]')
     expect(row).to_contain_text("fan_out", timeout=LIVE_TIMEOUT_MS)
     expect(row.locator(".status")).to_have_text(re.compile("pending|running"))
@@ -44,16 +46,12 @@ def test_fan_out_appears_and_its_tree_fills_in_live(
     row.get_by_role("link", name="fan_out").click()
     expect(page.get_by_role("heading", name="fan_out").first).to_be_visible()
     nodes = tree_nodes(page)
-    # Leaves sleep, then start a subtask each: the tree grows from 1 to 5 to 9 nodes while the page watches.
-    seen_partial = False
-    for _ in range(200):
-        count = nodes.count()
-        if 0 < count < 9:
-            seen_partial = True
-        if count == 9:
-            break
-        page.wait_for_timeout(50)
-    assert seen_partial, "the tree never showed a partial state: it did not fill in live"
+    # The four leaves start, and wait for the gate: the tree shows them running.
+    expect(nodes).to_have_count(5, timeout=LIVE_TIMEOUT_MS)
+    for index in range(5):
+        expect(nodes.nth(index).locator(".status")).to_have_text("running", timeout=LIVE_TIMEOUT_MS)
+    gate.touch()
+    # Each leaf then starts a subtask of its own: the tree grows to 9 nodes, all completing.
     expect(node(page, run_id).locator(".status")).to_have_text("completed", timeout=LIVE_TIMEOUT_MS)
     expect(nodes).to_have_count(9)
     for index in range(9):
@@ -87,14 +85,16 @@ def test_failed_run_shows_each_attempt_error_and_stack_trace(
     dashboard.screenshot("failed-run")
 
 
-def test_logs_follow_a_running_run(dashboard: Dashboard, server: LocalRuntimeProcess) -> None:
-    run_id = start(server, "chatty", [10, 0.15])
+def test_logs_follow_a_running_run(dashboard: Dashboard, server: LocalRuntimeProcess, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    run_id = start(server, "chatty", [10, str(gate)])
     page = dashboard.open(f"/runs/{run_id}")
     logs = page.locator("#logs")
-    expect(logs).to_contain_text("step 2 of 10", timeout=LIVE_TIMEOUT_MS)
-    # Lines arrive while the run is still running, not all at the end.
-    assert "step 10 of 10" not in logs.inner_text()
+    # The run prints five lines, then waits for the gate: the page shows them while it runs.
+    expect(logs).to_contain_text("step 5 of 10", timeout=LIVE_TIMEOUT_MS)
     expect(page.locator(".page-head .status")).to_have_text("running")
+    assert "step 6 of 10" not in logs.inner_text()
+    gate.touch()
     expect(logs).to_contain_text("step 10 of 10", timeout=LIVE_TIMEOUT_MS)
     expect(page.locator(".page-head .status")).to_have_text("completed", timeout=LIVE_TIMEOUT_MS)
     lines = [line for line in logs.inner_text().splitlines() if "step " in line]

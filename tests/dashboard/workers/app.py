@@ -1,6 +1,7 @@
 """The dashboard tests' worker: a fan-out tree, a failure with a stack trace, live logs, a tree to cancel."""
 
 import asyncio
+import os
 import time
 
 from render_sdk import Retry, Workflows
@@ -13,17 +14,24 @@ def square(a: int) -> int:
     return a * a
 
 
+def wait_for(gate: str) -> None:
+    while not os.path.exists(gate):
+        time.sleep(0.02)
+
+
 @app.task
-async def leaf(i: int, seconds: float) -> int:
-    await asyncio.sleep(seconds)
+async def leaf(i: int, gate: str) -> int:
+    """Wait until the file ``gate`` exists, then a little longer the larger ``i``, then start a subtask."""
+    await asyncio.to_thread(wait_for, gate)
+    await asyncio.sleep(0.15 * i)
     return await square(i)
 
 
 @app.task
-async def fan_out(n: int, seconds: float) -> list[int]:
+async def fan_out(n: int, gate: str) -> list[int]:
     """n subtasks, each with a subtask of its own: a tree three levels deep."""
     print(f"fanning out to {n} leaves", flush=True)
-    results = list(await asyncio.gather(*[leaf(i, seconds * (i + 1) / n) for i in range(n)]))
+    results = list(await asyncio.gather(*[leaf(i, gate) for i in range(n)]))
     print(f"all {n} leaves done: {results}", flush=True)
     return results
 
@@ -41,10 +49,12 @@ def load_config(text: str) -> dict[str, str]:
 
 
 @app.task
-def chatty(lines: int, interval: float) -> int:
+def chatty(lines: int, gate: str) -> int:
+    """Print the first half of its lines, wait until the file ``gate`` exists, then print the rest."""
     for number in range(1, lines + 1):
+        if number == lines // 2 + 1:
+            wait_for(gate)
         print(f"step {number} of {lines}", flush=True)
-        time.sleep(interval)
     return lines
 
 
