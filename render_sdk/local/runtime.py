@@ -284,6 +284,7 @@ class LocalRuntime:
         )
         lines = [
             "Render Workflows local runtime",
+            f"  Dashboard:   {self.url}/  (runs, run trees with live logs, tasks)",
             f"  API:         {self.url}/v1  (Render's REST API and task-run events)",
             f"  Worker:      {options.command.describe()}",
             f"  Runs:        {persisted}",

@@ -16,6 +16,7 @@ from typing import Any
 from render_sdk_public_api.models import (
     RunTask,
     TaskDataType1,
+    TaskRunStatus,
     TaskRunWithCursor,
     TaskWithCursor,
     WorkflowVersionWithCursor,
@@ -25,9 +26,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from render_sdk._protocol.strict_json import InvalidJSON, loads
+from render_sdk.local.api.dashboard import dashboard_routes
 from render_sdk.local.api.errors import ApiError, StrictJSONResponse, error_response, from_engine
 from render_sdk.local.api.events_stream import stream_task_run_events
 from render_sdk.local.api.models import (
@@ -64,7 +66,7 @@ def resolve_task(store: Store, identifier: str) -> TaskRecord | None:
 def build_app(
     store: Store, states: RunStates, heartbeat_seconds: float = 15.0, closing: asyncio.Event | None = None
 ) -> Starlette:
-    """The ASGI app for the REST API, the event stream and the logs.
+    """The ASGI app for the REST API, the event stream, the logs and the dashboard.
 
     Args:
         store: The runs.
@@ -92,7 +94,8 @@ def build_app(
 
         return endpoint
 
-    routes = [
+    routes: list[BaseRoute] = [
+        *dashboard_routes(),
         Route("/v1/tasks", guarded(api.list_tasks), methods=["GET"]),
         Route("/v1/tasks/{task_id}", guarded(api.get_task), methods=["GET"]),
         Route("/v1/task-runs", guarded(api.create_task_run), methods=["POST"]),
@@ -244,6 +247,14 @@ class _Handlers:
                 task_ids.append(task.id)
         if slugs and not task_ids:
             return _json([])
+        # status and topLevel are local extensions (openapi/local-runtime.yaml).
+        statuses = _multi(request, "status")
+        unknown = sorted(set(statuses) - _RUN_STATUSES)
+        statuses = ["completed" if status == "succeeded" else status for status in statuses]
+        if unknown:
+            raise ApiError(
+                400, f"status must be one of {', '.join(sorted(_RUN_STATUSES))}; got {', '.join(unknown)}"
+            )
         runs = self._store.list_runs(
             after_id=request.query_params.get("cursor"),
             limit=limit,
@@ -251,6 +262,8 @@ class _Handlers:
             root_ids=_multi(request, "rootTaskRunId"),
             workflow_ids=_multi(request, "workflowId"),
             version_ids=_multi(request, "workflowVersionId"),
+            statuses=statuses,
+            top_level_only=_flag(request, "topLevel"),
         )
         return _json(self._run_items.of(runs))
 
@@ -342,6 +355,7 @@ class _Handlers:
         return _json(body)
 
 
+_RUN_STATUSES = frozenset(status.value for status in TaskRunStatus)
 _EXAMPLE = '{"task": "my-workflow/square", "input": [3]}'
 
 
@@ -393,6 +407,13 @@ def _allowed_methods(routes: Sequence[Route], path: str) -> str:
         if route.path_regex.match(path) and route.methods:
             methods |= route.methods
     return ", ".join(sorted(methods))
+
+
+def _flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "false").strip().lower()
+    if raw not in ("true", "false"):
+        raise ApiError(400, f"{name} must be true or false, got {raw!r}")
+    return raw == "true"
 
 
 def _time_param(request: Request, name: str) -> datetime | None:

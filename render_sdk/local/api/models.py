@@ -2,7 +2,9 @@
 
 The attempt index (``attempt``), the attempt's ``taskRunId`` and a subtask's ``parentTaskAttempt`` are not in
 Render's published description that ``openapi/`` follows, but current clients require ``attempt``; they travel
-as additional properties of the generated models.
+as additional properties of the generated models. So do the local runtime's own extensions, documented in
+``openapi/local-runtime.yaml``: a run's ``taskName``, ``createdAt`` and ``nextAttemptAt``, and a task's
+``parameters``, ``retry``, ``timeoutSeconds`` and ``plan``.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from render_sdk.local.engine.records import (
     AttemptRecord,
     RunRecord,
     TaskRecord,
+    TaskSpec,
     VersionRecord,
     WorkflowRecord,
+    timestamp,
 )
 
 __all__ = [
@@ -46,14 +50,16 @@ LOCAL_OWNER_ID = "local"
 
 
 def task_model(task: TaskRecord) -> Task:
-    """A registered task."""
-    return Task(
+    """A registered task, with its definition (a local extension)."""
+    model = Task(
         id=task.id,
         name=task.name,
         created_at=task.created_at,
         workflow_id=task.workflow_id,
         workflow_version_id=task.workflow_version_id,
     )
+    model.additional_properties.update(_definition(task.spec))
+    return model
 
 
 def task_run_model(run: RunRecord, attempts: list[AttemptRecord]) -> TaskRun:
@@ -69,8 +75,7 @@ def task_run_model(run: RunRecord, attempts: list[AttemptRecord]) -> TaskRun:
         started_at=run.started_at or UNSET,
         completed_at=run.completed_at or UNSET,
     )
-    if run.parent_attempt is not None:
-        model.additional_properties["parentTaskAttempt"] = run.parent_attempt
+    model.additional_properties.update(_run_extensions(run))
     return model
 
 
@@ -90,8 +95,7 @@ def task_run_details_model(run: RunRecord, attempts: list[AttemptRecord]) -> Tas
         started_at=run.started_at or UNSET,
         completed_at=run.completed_at or UNSET,
     )
-    if run.parent_attempt is not None:
-        model.additional_properties["parentTaskAttempt"] = run.parent_attempt
+    model.additional_properties.update(_run_extensions(run))
     return model
 
 
@@ -122,6 +126,43 @@ def workflow_version_model(version: VersionRecord) -> WorkflowVersion:
     # Required by Render's spec, which gives them no schema: a local version has no image, and never changes.
     model.additional_properties.update({"image": "", "updatedAt": version.created_at.isoformat()})
     return model
+
+
+def _run_extensions(run: RunRecord) -> dict[str, Any]:
+    extensions: dict[str, Any] = {"taskName": run.task_name, "createdAt": timestamp(run.created_at)}
+    if run.parent_attempt is not None:
+        extensions["parentTaskAttempt"] = run.parent_attempt
+    if run.next_attempt_at is not None:
+        extensions["nextAttemptAt"] = timestamp(run.next_attempt_at)
+    return extensions
+
+
+def _definition(spec: TaskSpec) -> dict[str, Any]:
+    definition: dict[str, Any] = {
+        "parameters": [
+            {
+                key: value
+                for key, value in (
+                    ("name", parameter.name),
+                    ("hasDefault", parameter.has_default),
+                    ("type", parameter.type),
+                    ("default", parameter.default_value),
+                )
+                if value is not None
+            }
+            for parameter in spec.parameters
+        ],
+        "retry": {
+            "maxRetries": spec.retry.max_retries,
+            "waitDurationMs": spec.retry.wait_duration_ms,
+            "factor": spec.retry.factor,
+        },
+    }
+    if spec.timeout_seconds is not None:
+        definition["timeoutSeconds"] = spec.timeout_seconds
+    if spec.plan is not None:
+        definition["plan"] = spec.plan
+    return definition
 
 
 def _retries(attempts: list[AttemptRecord]) -> int:

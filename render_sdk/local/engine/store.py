@@ -334,9 +334,11 @@ class Store:
         root_ids: Sequence[str] = (),
         workflow_ids: Sequence[str] = (),
         version_ids: Sequence[str] = (),
+        statuses: Sequence[str] = (),
+        top_level_only: bool = False,
     ) -> list[RunRecord]:
         """Runs newest first, continuing after ``after_id`` (the cursor of the previous page)."""
-        where = ["seq < ?"]
+        where = ["seq < ?", "parent_id IS NULL"] if top_level_only else ["seq < ?"]
         after_seq = self._seq_of("task_runs", after_id) if after_id else None
         params: list[Any] = [after_seq if after_seq is not None else 2**62]
         for column, values in (
@@ -344,6 +346,7 @@ class Store:
             ("root_id", root_ids),
             ("workflow_id", workflow_ids),
             ("workflow_version_id", version_ids),
+            ("status", statuses),
         ):
             if values:
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
