@@ -46,8 +46,10 @@ def wait_finished(url: str, run_id: str, timeout: float = 30.0) -> dict[str, Any
     raise AssertionError(f"{run_id} did not finish within {timeout} s")
 
 
-def read_events(url: str, params: Any, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Every event of a stream, which ends once each requested run has had its terminal event."""
+def read_events(
+    url: str, params: Any, count: int, headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The first ``count`` events of a stream (which stays open after them, as Render's does)."""
     events: list[dict[str, Any]] = []
     with HTTP.stream(
         "GET", f"{url}/v1/task-runs/events", params=params, headers=headers, timeout=30
@@ -59,6 +61,8 @@ def read_events(url: str, params: Any, headers: dict[str, str] | None = None) ->
             if not line:
                 if "data" in event:
                     events.append(event)
+                    if len(events) == count:
+                        break
                 event = {}
             elif not line.startswith(":"):
                 key, _, value = line.partition(": ")
@@ -148,15 +152,16 @@ def test_events_replay_finished_runs_once_each(local_runtime: Any, tmp_path: Pat
     done = wait_finished(url, start_run(url, "wf/square", [3])["id"])
     failed = wait_finished(url, start_run(url, "wf/always_fails", ["no"])["id"])
     flaky = wait_finished(url, start_run(url, "wf/flaky", [str(tmp_path / "n"), 1])["id"])
-    repeated = read_events(url, [("taskRunIds", done["id"]), ("taskRunIds", failed["id"])])
-    joined = read_events(url, {"taskRunIds": f"{done['id']},{failed['id']},{flaky['id']}"})
+    repeated = read_events(url, [("taskRunIds", done["id"]), ("taskRunIds", failed["id"])], 2)
+    joined = read_events(url, {"taskRunIds": f"{done['id']},{failed['id']},{flaky['id']}"}, 3)
     assert [event["data"]["status"] for event in repeated] == ["completed", "failed"]
     assert [event["event"] for event in joined] == ["task.completed"] * 3
     assert [event["data"]["id"] for event in joined] == [done["id"], failed["id"], flaky["id"]]
     assert flaky["status"] == "completed" and len(flaky["attempts"]) == 2  # no event for the failed attempt
     ids = [int(event["id"]) for event in joined]
     assert ids == sorted(ids)
-    resumed = read_events(url, {"taskRunIds": f"{done['id']},{flaky['id']}"}, {"Last-Event-ID": str(ids[0])})
+    last_seen = {"Last-Event-ID": str(ids[0])}
+    resumed = read_events(url, {"taskRunIds": f"{done['id']},{flaky['id']}"}, 1, last_seen)
     assert [event["data"]["id"] for event in resumed] == [flaky["id"]]
 
 
@@ -173,7 +178,7 @@ def test_events_for_a_live_and_a_canceled_run(raw_runtime: Any) -> None:
     assert child["rootTaskRunId"] == parent["id"] and child["parentTaskAttempt"] == 0
     assert HTTP.delete(f"{server.url}/v1/task-runs/{child['id']}").status_code == 204
     # The parent sees its canceled subtask as an error and finishes with that as its result.
-    events = read_events(server.url, {"taskRunIds": f"{parent['id']},{child['id']}"})
+    events = read_events(server.url, {"taskRunIds": f"{parent['id']},{child['id']}"}, 2)
     by_id = {event["data"]["id"]: event["data"] for event in events}
     assert by_id[child["id"]]["status"] == "canceled"
     result = by_id[parent["id"]]["results"][0]
@@ -229,7 +234,7 @@ def test_parent_canceled_while_its_result_poll_is_held(start_local_runtime: Any)
 
     assert listed_statuses()[parent["id"]] == "running"
     assert HTTP.delete(f"{server.url}/v1/task-runs/{parent['id']}").status_code == 204
-    events = read_events(server.url, {"taskRunIds": f"{parent['id']},{child_id}"})
+    events = read_events(server.url, {"taskRunIds": f"{parent['id']},{child_id}"}, 2)
     assert {event["data"]["status"] for event in events} == {"canceled"}
     assert listed_statuses() == {parent["id"]: "canceled", child_id: "canceled"}  # not the page seen before
     while os.path.exists(f"/proc/{pid}"):  # the parent's process is stopped although a request was held
@@ -342,7 +347,7 @@ def test_input_carries_the_runs_identity(raw_runtime: Any) -> None:
     server = raw_runtime
     root = wait_finished(server.url, start_run(server.url, "wf/identity", [])["id"])
     assert root["results"] == [
-        {"task_name": "identity", "task_run_id": root["id"], "root_task_run_id": root["id"]}
+        {"task_name": "identity", "task_run_id": root["id"], "root_task_run_id": root["id"], "attempt": 0}
     ]
     parent = wait_finished(server.url, start_run(server.url, "wf/parent_of_identity", [])["id"])
     seen = parent["results"][0]
@@ -353,6 +358,7 @@ def test_input_carries_the_runs_identity(raw_runtime: Any) -> None:
         "task_run_id": child["id"],
         "root_task_run_id": parent["id"],
         "parent_task_run_id": parent["id"],
+        "attempt": 0,
     }
 
 

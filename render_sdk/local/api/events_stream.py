@@ -5,8 +5,9 @@ then live events follow; an attempt that will be retried produces no event, beca
 announces final states. Event ids are the store's event sequence numbers, which only grow (across restarts
 too), so a client that reconnects with ``Last-Event-ID`` gets only what it missed. Every event is named
 ``task.completed`` (the name both official clients accept) and carries TaskRunDetails; the outcome is in its
-``status``. The stream ends once every requested run has had its event; heartbeat comments keep idle streams
-alive until then.
+``status``. Like Render's, the stream stays open after the last event until the client leaves (or the server
+stops), with heartbeat comments while it is idle: a client that reads "until you break" (the TypeScript SDK's
+``taskRunEvents()``) would otherwise reconnect and be sent the replay again.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ async def stream_task_run_events(
                     replay.append((run.terminal_seq, run_id))
             for event_seq, run_id in sorted(replay):
                 yield _frame(store, event_seq, run_id)
-            while waiting:
+            while True:
                 event = await _next_event(subscription.queue, closing, heartbeat_seconds)
                 if event is _CLOSING:
                     return
