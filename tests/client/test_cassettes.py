@@ -35,7 +35,9 @@ import vcr
 import yaml
 from vcr.errors import CannotOverwriteExistingCassetteException
 from vcr.request import Request as VcrRequest
+from vcr.util import read_body
 
+from cassettes.record import recording_transport
 from render_sdk import Render, RenderSync
 from render_sdk.client import (
     ClientError,
@@ -113,17 +115,35 @@ class ReadableYaml:
         return data
 
 
+def same_body_but_idempotency_key(recorded: VcrRequest, sent: VcrRequest) -> None:
+    """vcrpy matcher: the same body, except that each ``POST /task-runs`` carries its own random key.
+
+    Both must carry one: a start without a key could not be retried safely.
+    """
+    bodies = []
+    for request in (recorded, sent):
+        body = read_body(request)
+        if request.method == "POST" and urlsplit(request.uri).path == "/v1/task-runs":
+            data = json.loads(body)
+            key = data.pop("idempotencyKey", None)
+            assert isinstance(key, str) and key, f"{request.method} {request.uri} has no idempotencyKey"
+            body = json.dumps(data, sort_keys=True).encode()
+        bodies.append(body)
+    assert bodies[0] == bodies[1], f"body differs: {bodies[0]!r} != {bodies[1]!r}"
+
+
 def cassette_vcr() -> vcr.VCR:
     recorder = vcr.VCR(
         cassette_library_dir=str(CASSETTES),
         serializer="readable-yaml",
         record_mode="all" if RECORDING else "none",
-        match_on=["method", "scheme", "host", "port", "path", "query", "body"],
+        match_on=["method", "scheme", "host", "port", "path", "query", "body_but_idempotency_key"],
         before_record_request=stable_request,
         before_record_response=stable_response,
         decode_compressed_response=True,
     )
     recorder.register_serializer("readable-yaml", ReadableYaml)
+    recorder.register_matcher("body_but_idempotency_key", same_body_but_idempotency_key)
     return recorder
 
 
@@ -135,10 +155,12 @@ class Api:
     token: str
 
     def render(self) -> Render:
-        return Render(token=self.token, base_url=self.base_url, max_retries=0)
+        transport = recording_transport(asynchronous=True) if RECORDING else None
+        return Render(token=self.token, base_url=self.base_url, max_retries=0, transport=transport)  # type: ignore[arg-type]
 
     def render_sync(self) -> RenderSync:
-        return RenderSync(token=self.token, base_url=self.base_url, max_retries=0)
+        transport = recording_transport(asynchronous=False) if RECORDING else None
+        return RenderSync(token=self.token, base_url=self.base_url, max_retries=0, transport=transport)  # type: ignore[arg-type]
 
 
 @pytest.fixture
