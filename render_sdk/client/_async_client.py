@@ -51,6 +51,9 @@ class _LoopState:
     streams: httpx.AsyncClient
     hub: EventHub
     closer: AsyncGenerator[None, None]
+    # Requests wait here, first come first served, for one of the pool's connections: httpcore matches every
+    # request queued in its pool against every connection, so 10,000 requests queued there cost O(n²).
+    slots: asyncio.Semaphore
 
 
 class Render:
@@ -134,13 +137,19 @@ class Render:
         if self._state is None or self._state.loop is not loop:
             http = httpx.AsyncClient(transport=self._transport, **core.client_kwargs(self._config))
             streams = httpx.AsyncClient(transport=self._transport, **core.stream_client_kwargs(self._config))
-            hub = EventHub(streams, self._config, self.workflows._look_up, self._traits, self._sleep)
-            self._state = _LoopState(loop, http, streams, hub, _closed_with_loop(http, streams))
+            workflows = self.workflows
+            hub = EventHub(
+                streams, self._config, workflows._look_up, workflows._list_trees, self._traits, self._sleep
+            )
+            closer = _closed_with_loop(http, streams)
+            self._state = _LoopState(
+                loop, http, streams, hub, closer, asyncio.Semaphore(core.CONNECTION_POOL_SIZE)
+            )
         return self._state
 
     async def _request(self, operation: ops.Operation[Result], max_retries: int | None = None) -> Result:
         """Carry out the plan of :func:`render_sdk.client._request_core.exchange`."""
-        http = self._loop_state().http
+        state = self._loop_state()
         plan = core.exchange(operation, self._config.max_retries if max_retries is None else max_retries)
         answer: Any = None
         try:
@@ -150,7 +159,8 @@ class Render:
                     answer = await self._sleep(step.seconds)
                     continue
                 try:
-                    answer = await http.send(http.build_request(**step.args))
+                    async with state.slots:
+                        answer = await state.http.send(state.http.build_request(**step.args))
                 except core.HTTPX_ERRORS as exc:
                     answer = exc
         except StopIteration as stop:
@@ -309,6 +319,11 @@ class WorkflowsService:
     async def _look_up(self, task_run_id: str) -> TaskRunDetails:
         """One GET of the run, without retries: a wait's reconnect rule paces its re-checks."""
         return await self._render._request(ops.get_task_run(task_run_id), max_retries=0)
+
+    async def _list_trees(self, root_task_run_ids: list[str]) -> Page[TaskRun]:
+        """One page of the runs in the trees of up to a hundred runs, without retries (for re-checks)."""
+        params = ListTaskRunsParams(root_task_run_ids=root_task_run_ids, limit=ops.ITER_PAGE_SIZE)
+        return await self._render._request(ops.list_task_runs(params), max_retries=0)
 
     async def _finished(self, task_run_id: str, timeout: float | None, *, look_first: bool) -> Finished:
         ops.check_timeout(timeout)

@@ -32,7 +32,7 @@ from render_sdk.client._waiting import (
     ended_by_terminal,
 )
 from render_sdk.client.errors import RenderError
-from render_sdk.client.types import TaskRunDetails
+from render_sdk.client.types import Page, TaskRun, TaskRunDetails, is_terminal
 
 __all__ = ["EventHub"]
 
@@ -41,8 +41,10 @@ logger = logging.getLogger("render_sdk.client")
 #: Sleeps a number of seconds (``asyncio.sleep``, or a test's replacement).
 Sleep = Callable[[float], Awaitable[object]]
 
-# GETs re-checking pending runs at once, so a reconnect with many waiters does not flood the API.
+# Requests re-checking pending runs at once, so a reconnect with many waiters does not flood the API.
 _RECHECK_CONCURRENCY = 8
+# Runs re-checked by one list request (the API's largest page).
+_RECHECK_BATCH = 100
 # Waits that join an open stream come in bursts (a gather of many run_task calls finishes over several ticks):
 # resubscribe once no new wait has joined for the quiet period (or the longest delay has passed), so a burst
 # costs one new connection, not one per tick. Runs that finish meanwhile are caught by the re-check GETs.
@@ -57,6 +59,7 @@ class EventHub:
         http: The client's httpx client for event streams.
         config: The client's configuration (timeouts, poll interval).
         get_details: Fetches a run once (no retries: the streams' reconnect rule paces the re-checks).
+        list_runs: Lists the runs of the trees started by up to a hundred runs (one page, no retries).
         traits: What the client learned about the server (shared by the hubs of all event loops).
         sleep: How to sleep.
     """
@@ -66,12 +69,14 @@ class EventHub:
         http: httpx.AsyncClient,
         config: ClientConfig,
         get_details: Callable[[str], Awaitable[TaskRunDetails]],
+        list_runs: Callable[[list[str]], Awaitable[Page[TaskRun]]],
         traits: ServerTraits,
         sleep: Sleep,
     ) -> None:
         self._http = http
         self._config = config
         self._get_details = get_details
+        self._list_runs = list_runs
         self._traits = traits
         self._sleep = sleep
         self._waiters: dict[str, list[asyncio.Future[Finished]]] = {}
@@ -147,13 +152,38 @@ class EventHub:
                 future.set_exception(error)
 
     async def recheck(self, run_ids: list[str]) -> None:
-        """Look the runs up with GET and deliver the finished ones.
+        """Look the runs up and deliver the finished ones.
+
+        One list request per hundred runs tells which have ended (``rootTaskRunId`` is a run's own id for a
+        run started from outside); only those, and runs the list did not show (subtasks), take a GET each.
+        So re-checking 10,000 waits costs about a hundred requests, not 10,000.
 
         Raises:
-            StreamFailure: A GET failed transiently: the caller reconnects (and re-checks) later.
+            StreamFailure: A request failed transiently: the caller reconnects (and re-checks) later.
         """
         limit = asyncio.Semaphore(_RECHECK_CONCURRENCY)
         transient: list[StreamFailure] = []
+
+        def failed(run_ids: list[str], error: RenderError) -> bool:
+            """Note a failed request; True when it was transient."""
+            meaning = classify_stream_error(error)
+            if isinstance(meaning, StreamFailure):
+                transient.append(meaning)
+                return True
+            for run_id in run_ids:
+                self.fail(run_id, error)
+            return False
+
+        async def unfinished(group: list[str]) -> list[str]:
+            """The runs of ``group`` that may have ended: those the list shows ended, or does not show."""
+            async with limit:
+                try:
+                    listed = await self._list_runs(group)
+                except RenderError as exc:
+                    # A server that cannot filter by root refuses the list: look every run up instead.
+                    return [] if failed([], exc) else group
+            statuses = {run.id: str(run.status) for run in listed}
+            return [run_id for run_id in group if run_id not in statuses or is_terminal(statuses[run_id])]
 
         async def check(run_id: str) -> None:
             async with limit:
@@ -162,16 +192,15 @@ class EventHub:
                 try:
                     details = await self._get_details(run_id)
                 except RenderError as exc:
-                    meaning = classify_stream_error(exc)
-                    if isinstance(meaning, StreamFailure):
-                        transient.append(meaning)
-                    else:
-                        self.fail(run_id, exc)
+                    failed([run_id], exc)
                     return
             if ended_by_terminal(details):
                 self.deliver(run_id, (details, None))
 
-        await asyncio.gather(*(check(run_id) for run_id in run_ids))
+        waited = [run_id for run_id in run_ids if run_id in self._waiters]
+        groups = [waited[i : i + _RECHECK_BATCH] for i in range(0, len(waited), _RECHECK_BATCH)]
+        candidates = await asyncio.gather(*(unfinished(group) for group in groups))
+        await asyncio.gather(*(check(run_id) for group in candidates for run_id in group))
         if transient:
             raise transient[0]
 
@@ -286,16 +315,24 @@ class _Stream:
             if not source.response.is_success:
                 await source.response.aread()
             self.cursor.opened(source.response)
-            # Anything that finished before this connection existed is only visible to a GET.
-            await hub.recheck(sorted(self.cursor.pending))
             reader = asyncio.create_task(self._read(source))
             changed = asyncio.create_task(self._changed.wait())
+            # Anything that finished before this connection existed is only visible to a GET; the stream is
+            # read meanwhile (a re-check of many runs takes a while).
+            checking = asyncio.create_task(hub.recheck(sorted(self.cursor.pending)))
+            watched = {reader, changed, checking}
             try:
-                done, _ = await asyncio.wait({reader, changed}, return_when=asyncio.FIRST_COMPLETED)
+                while True:
+                    done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+                    if done != {checking} or checking.exception() is not None:
+                        break
+                    watched.discard(checking)
             finally:
-                for task in (reader, changed):
+                for task in (reader, changed, checking):
                     task.cancel()
-                await asyncio.gather(reader, changed, return_exceptions=True)
+                await asyncio.gather(reader, changed, checking, return_exceptions=True)
+            if checking in done:
+                checking.result()  # a transient re-check failure ends the connection
             if reader not in done:
                 return
             reader.result()  # re-raises what ended the stream
