@@ -299,10 +299,14 @@ def test_falls_back_to_polling(flavor: Flavor, sleeps: list[float], unavailable:
     ("status", "error"), [(401, errors.AuthenticationError), (403, errors.PermissionDeniedError)]
 )
 def test_stream_auth_errors_reach_the_caller(flavor: Flavor, status: int, error: type[Exception]) -> None:
-    api = FakeApi(lambda request: httpx.Response(status, json={"message": "no"}))
-    _, started = start(flavor, api)
-    with pytest.raises(error):
+    api = FakeApi(lambda request: httpx.Response(status, json={"message": "no", "code": "key_revoked"}))
+    render, started = start(flavor, api)
+    with pytest.raises(error) as raised:
         flavor.wait(started)
+    assert raised.value.code == "key_revoked"  # type: ignore[attr-defined]
+    with pytest.raises(error) as raised:
+        flavor.collect(render.workflows.task_run_events([started.id]))
+    assert raised.value.code == "key_revoked"  # type: ignore[attr-defined]
 
 
 def test_stream_server_errors_are_retried(flavor: Flavor, sleeps: list[float]) -> None:

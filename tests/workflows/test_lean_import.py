@@ -85,7 +85,13 @@ def test_defining_tasks_loads_no_transport_models_or_event_loop() -> None:
 def test_registering_needs_no_event_loop(socket_dir: Path) -> None:
     modules = imported_by_worker(socket_dir, "register")
     assert "render_sdk.workflows._register" in modules
-    unexpected = {"asyncio", "logging", "threading", "render_sdk_callback_api.models", "render_sdk._protocol.wire"}
+    unexpected = {
+        "asyncio",
+        "logging",
+        "threading",
+        "render_sdk_callback_api.models",
+        "render_sdk._protocol.wire",
+    }
     assert sorted(unexpected & modules) == []
 
 

@@ -146,9 +146,7 @@ def test_server_errors_are_retried_and_client_errors_are_not(
         async with scripted_server(path, handler) as seen:
             assert await send(path, "get input", "GET", "/input") == {"task_name": "square", "input": "WzNd"}
             assert seen == ["/input"] * 4
-            with pytest.raises(
-                NotFoundError, match="run subtask failed with HTTP 404: no task named 'nope'"
-            ):
+            with pytest.raises(NotFoundError, match="run subtask failed with HTTP 404: no task named 'nope'"):
                 await send(path, "run subtask", "POST", "/run-subtask", {"task_name": "nope"})
             assert seen[4:] == ["/run-subtask"]
 
