@@ -557,3 +557,25 @@ def test_replay_never_reaches_the_network() -> None:
         pytest.raises(CannotOverwriteExistingCassetteException),
     ):
         asyncio.run(scenario())
+
+
+def test_recording_stops_reading_a_stream_the_server_keeps_open(tmp_path: Path) -> None:
+    """The recorder ends an event stream after its runs' terminal events, though the server keeps it open."""
+    from tests.client.api_server import ApiServer
+
+    recorder = vcr.VCR(cassette_library_dir=str(tmp_path), record_mode="all", decode_compressed_response=True)
+    with ApiServer() as server, recorder.use_cassette("kept_open.yaml") as cassette:
+
+        async def scenario() -> list[str]:
+            transport = recording_transport(asynchronous=True)
+            async with Render(base_url=server.url, transport=transport) as render:  # type: ignore[arg-type]
+                run = await render.workflows.run_task(task("square"), [1])
+                server.finish([run.id])
+                return [event.details.id async for event in render.workflows.task_run_events([run.id])]
+
+        run_ids = asyncio.run(scenario())
+    streams = [response for request, response in cassette.data if request.path.endswith("/events")]
+    assert len(run_ids) == 1 and len(streams) == 1
+    recorded = streams[0]["body"]["string"]
+    body = recorded.decode() if isinstance(recorded, bytes) else recorded
+    assert body.rstrip().endswith("}") and run_ids[0] in body  # cut right after the terminal event
