@@ -14,10 +14,11 @@ from render_sdk._version import __version__
 from render_sdk.workflows import Retry, TaskContext, TaskInstance, TaskRunMetadata, Workflows
 
 if TYPE_CHECKING:
-    from render_sdk.client import Render, RenderSync
+    from render_sdk.client import Render, RenderAsync, RenderSync
 
 __all__ = [
     "Render",
+    "RenderAsync",
     "RenderSync",
     "Retry",
     "TaskContext",
@@ -27,7 +28,7 @@ __all__ = [
     "__version__",
 ]
 
-_CLIENT_NAMES = frozenset({"Render", "RenderSync"})
+_CLIENT_NAMES = frozenset({"Render", "RenderAsync", "RenderSync"})
 
 
 def __getattr__(name: str) -> Any:

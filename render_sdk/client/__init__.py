@@ -1,6 +1,7 @@
 """The REST client for Render Workflows: start task runs, wait for them, list and cancel them.
 
-``Render`` is asynchronous, ``RenderSync`` is its blocking twin with the same methods. Names are imported on
+``Render`` is asynchronous (``RenderAsync`` is its render 1.x name), ``RenderSync`` is its blocking twin with
+the same methods. Names are imported on
 first use (PEP 562), so ``import render_sdk.client.errors`` (which worker processes do) pulls in neither httpx
 nor the generated models.
 """
@@ -11,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from render_sdk.client._async_client import AwaitableTaskRun, Render, WorkflowsService
+    from render_sdk.client._async_client import AwaitableTaskRun, Render, RenderAsync, WorkflowsService
     from render_sdk.client._config import Timeouts
     from render_sdk.client._sync_client import RenderSync, SyncTaskRun, WorkflowsServiceSync
     from render_sdk.client.errors import (
@@ -43,6 +44,7 @@ __all__ = [
     "Page",
     "RateLimitError",
     "Render",
+    "RenderAsync",
     "RenderError",
     "RenderSync",
     "ServerError",
@@ -64,6 +66,7 @@ __all__ = [
 _HOMES = {
     "AwaitableTaskRun": "_async_client",
     "Render": "_async_client",
+    "RenderAsync": "_async_client",
     "WorkflowsService": "_async_client",
     "RenderSync": "_sync_client",
     "SyncTaskRun": "_sync_client",

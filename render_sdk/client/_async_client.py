@@ -11,24 +11,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from httpx_sse import SSEError, aconnect_sse
+from httpx_sse import aconnect_sse
 
 from render_sdk.client import _operations as ops
-from render_sdk.client import _transport
-from render_sdk.client._async_events import EventHub
+from render_sdk.client import _request_core as core
+from render_sdk.client._async_events import EventHub, Sleep
 from render_sdk.client._config import Timeouts, resolve_config
-from render_sdk.client._waiting import (
-    Finished,
-    ServerTraits,
-    StreamFailure,
-    ended_by_terminal,
-    finishes_run,
-    outcome,
-    parse_event_or_skip,
-    stream_error,
-    transport_failure,
-)
-from render_sdk.client.errors import RenderError, ServerError, TimeoutError
+from render_sdk.client._stream_cursor import StreamCursor
+from render_sdk.client._waiting import STREAM_ERRORS, Finished, ServerTraits, ended_by_terminal, outcome
+from render_sdk.client.errors import RenderError, TimeoutError, is_transient
 from render_sdk.client.types import (
     ListTaskRunsParams,
     ListTasksParams,
@@ -44,7 +35,7 @@ from render_sdk.client.types import (
 if TYPE_CHECKING:
     from render_sdk_public_api import Client as ApiClient
 
-__all__ = ["AwaitableTaskRun", "Render", "WorkflowsService"]
+__all__ = ["AwaitableTaskRun", "Render", "RenderAsync", "WorkflowsService"]
 
 logger = logging.getLogger("render_sdk.client")
 Result = TypeVar("Result")
@@ -57,8 +48,12 @@ class _LoopState:
     # own (one Render object used from several asyncio.run() calls keeps working).
     loop: asyncio.AbstractEventLoop
     http: httpx.AsyncClient
+    streams: httpx.AsyncClient
     hub: EventHub
     closer: AsyncGenerator[None, None]
+    # Requests wait here, first come first served, for one of the pool's connections: httpcore matches every
+    # request queued in its pool against every connection, so 10,000 requests queued there cost O(n²).
+    slots: asyncio.Semaphore
 
 
 class Render:
@@ -97,6 +92,8 @@ class Render:
         self._transport = transport
         self._state: _LoopState | None = None
         self._traits = ServerTraits()
+        #: Every pause (retry backoff, reconnect backoff, polling) goes through here; tests replace it.
+        self._sleep: Sleep = asyncio.sleep
         self.workflows = WorkflowsService(self)
 
     @property
@@ -138,50 +135,55 @@ class Render:
     def _loop_state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
         if self._state is None or self._state.loop is not loop:
-            http = httpx.AsyncClient(transport=self._transport, **_transport.client_kwargs(self._config))
-            hub = EventHub(http, self._config, self.workflows.get_task_run, self._traits)
-            self._state = _LoopState(loop, http, hub, _closed_with_loop(http))
+            http = httpx.AsyncClient(transport=self._transport, **core.client_kwargs(self._config))
+            streams = httpx.AsyncClient(transport=self._transport, **core.stream_client_kwargs(self._config))
+            workflows = self.workflows
+            hub = EventHub(
+                streams, self._config, workflows._look_up, workflows._list_trees, self._traits, self._sleep
+            )
+            closer = _closed_with_loop(http, streams)
+            self._state = _LoopState(
+                loop, http, streams, hub, closer, asyncio.Semaphore(core.CONNECTION_POOL_SIZE)
+            )
         return self._state
 
-    async def _request(self, operation: ops.Operation[Result]) -> Result:
-        http = self._loop_state().http
-        attempt = 0
-        while True:
-            cause: httpx.HTTPError | None = None
-            hint = None
-            try:
-                response = await http.send(http.build_request(**_transport.request_args(operation)))
-            except httpx.HTTPError as exc:
-                cause, error = exc, _transport.error_from_transport(operation.label, exc)
-            else:
-                if response.is_success:
-                    result: Result = _transport.parse_success(operation, response)
-                    return result
-                error = _transport.error_from_response(operation.label, response)
-                hint = _transport.retry_after(response)
-            delay = _transport.retry_delay(operation, attempt, error, cause, self._config.max_retries, hint)
-            if delay is None:
-                raise error from cause
-            logger.info("retrying %s in %.2f s after: %s", operation.label, delay, error)
-            await asyncio.sleep(delay)
-            attempt += 1
+    async def _request(self, operation: ops.Operation[Result], max_retries: int | None = None) -> Result:
+        """Carry out the plan of :func:`render_sdk.client._request_core.exchange`."""
+        state = self._loop_state()
+        plan = core.exchange(operation, self._config.max_retries if max_retries is None else max_retries)
+        answer: Any = None
+        try:
+            while True:
+                step = plan.send(answer)
+                if isinstance(step, core.Pause):
+                    answer = await self._sleep(step.seconds)
+                    continue
+                try:
+                    async with state.slots:
+                        answer = await state.http.send(state.http.build_request(**step.args))
+                except core.HTTPX_ERRORS as exc:
+                    answer = exc
+        except StopIteration as stop:
+            result: Result = stop.value
+            return result
 
 
-async def _close_when_loop_ends(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+async def _close_when_loop_ends(*clients: httpx.AsyncClient) -> AsyncGenerator[None, None]:
     try:
         yield
     finally:
-        await http.aclose()
+        for http in clients:
+            await http.aclose()
 
 
-def _closed_with_loop(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
-    """An async generator that closes ``http`` when the running event loop shuts down.
+def _closed_with_loop(*clients: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """An async generator that closes the ``clients`` when the running event loop shuts down.
 
     ``Render()`` is commonly used without ``async with`` (the seed examples do). ``asyncio.run`` closes every
     suspended async generator of its loop before closing the loop, so starting this one here means the
     connections are closed while the loop can still do it, instead of leaking sockets.
     """
-    closer = _close_when_loop_ends(http)
+    closer = _close_when_loop_ends(*clients)
     with contextlib.suppress(StopIteration):
         # Runs to the `yield` without awaiting anything, and registers the generator with the running loop.
         closer.asend(None).send(None)
@@ -198,19 +200,40 @@ class WorkflowsService:
         return f"WorkflowsService({self._render!r})"
 
     async def run_task(
-        self, task_identifier: str, input_data: list[Any] | tuple[Any, ...] | dict[str, Any]
+        self,
+        task_identifier: str,
+        input_data: list[Any] | tuple[Any, ...] | dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
     ) -> AwaitableTaskRun:
         """Start a run of ``task_identifier`` (``"workflow-slug/task-name"``) with ``input_data``.
 
         ``input_data`` is a list or tuple of positional arguments, or a dict of named ones. The returned run's
         ``id`` and ``status`` are there at once; ``await`` it for the finished run's details.
 
+        Args:
+            task_identifier: ``"workflow-slug/task-name"``, optionally with ``":version"``.
+            input_data: The task's arguments.
+            idempotency_key: 1 to 255 characters. A start repeated with the same key (within 24 hours, in the
+                same workflow) returns the run the first one started. When None, each call makes its own
+                key, which its retries re-send: a transient failure is retried without a second run.
+
         Raises:
-            TypeError, ValueError: Malformed identifier or input (before any request).
+            TypeError, ValueError: Malformed identifier, input or key (before any request).
             ClientError, ServerError, TimeoutError: The API refused or could not be reached.
         """
-        task_run = await self._render._request(ops.create_task_run(task_identifier, input_data))
-        return AwaitableTaskRun(self, task_run)
+        operation = ops.create_task_run(task_identifier, input_data, idempotency_key)
+        return AwaitableTaskRun(self, await self._render._request(operation))
+
+    async def start_task(
+        self,
+        task_identifier: str,
+        input_data: list[Any] | tuple[Any, ...] | dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> AwaitableTaskRun:
+        """The render 1.x name of :meth:`run_task`: start a run and return it, awaitable, at once."""
+        return await self.run_task(task_identifier, input_data, idempotency_key=idempotency_key)
 
     async def get_task_run(self, task_run_id: str) -> TaskRunDetails:
         """The run with its input, results and attempts."""
@@ -266,50 +289,41 @@ class WorkflowsService:
     async def task_run_events(self, task_run_ids: Sequence[str]) -> AsyncIterator[TaskRunEvent]:
         """The events of the given runs as they happen, ending once every run has finished.
 
-        The iterator opens its own connection and reconnects after a drop (``Last-Event-ID`` included).
+        The iterator opens its own connection and reconnects after a drop (``Last-Event-ID`` included), for
+        as long as the API is unreachable; it ends by itself whether or not the server closes the stream.
+
+        Raises:
+            ValueError: The ids are malformed, or too many for one stream's URL.
+            RenderError: The API refused the stream (e.g. ``AuthenticationError``).
         """
-        pending = set(ops.check_task_run_ids(task_run_ids))
         render = self._render
-        last_event_id: str | None = None
-        failures = 0
-        while pending:
-            http = render._loop_state().http
-            headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        cursor = StreamCursor(render._config, ops.check_task_run_ids(task_run_ids))
+        ops.events_query(task_run_ids)  # too many ids fail here, before the first connection
+        while not cursor.done:
+            failure: Exception | None = None
             try:
-                try:
-                    async with aconnect_sse(
-                        http,
-                        "GET",
-                        ops.EVENTS_PATH.lstrip("/"),
-                        params=ops.events_query(sorted(pending)),
-                        headers=headers,
-                        timeout=_transport.stream_timeout(render._config),
-                    ) as source:
-                        if not source.response.is_success:
-                            await source.response.aread()
-                            raise stream_error(source.response)
-                        async for sse in source.aiter_sse():
-                            last_event_id = sse.id or last_event_id
-                            event = parse_event_or_skip(sse)
-                            if event is None:
-                                continue
-                            failures = 0
+                async with aconnect_sse(render._loop_state().streams, **cursor.connect_args()) as source:
+                    if not source.response.is_success:
+                        await source.response.aread()
+                    cursor.opened(source.response)
+                    async for sse in source.aiter_sse():
+                        event = cursor.read(sse)
+                        if event is not None:
                             yield event
-                            if finishes_run(event):
-                                pending.discard(event.details.id)
-                                if not pending:
-                                    return
-                except SSEError as exc:
-                    raise RenderError(f"task run events: not an event stream: {exc}") from exc
-                except httpx.HTTPError as exc:
-                    raise transport_failure(exc) from exc
-                raise StreamFailure("the event stream ended")
-            except StreamFailure as exc:
-                if failures >= render._config.max_retries:
-                    raise ServerError(f"task run events: {exc}") from exc
-                delay = exc.retry_after if exc.retry_after is not None else _transport.backoff(failures)
-                failures += 1
-                await asyncio.sleep(min(delay, _transport.MAX_DELAY))
+                            if cursor.ends_run(event) and cursor.done:
+                                return
+            except STREAM_ERRORS as exc:
+                failure = exc
+            await render._sleep(cursor.pause_after(failure))
+
+    async def _look_up(self, task_run_id: str) -> TaskRunDetails:
+        """One GET of the run, without retries: a wait's reconnect rule paces its re-checks."""
+        return await self._render._request(ops.get_task_run(task_run_id), max_retries=0)
+
+    async def _list_trees(self, root_task_run_ids: list[str]) -> Page[TaskRun]:
+        """One page of the runs in the trees of up to a hundred runs, without retries (for re-checks)."""
+        params = ListTaskRunsParams(root_task_run_ids=root_task_run_ids, limit=ops.ITER_PAGE_SIZE)
+        return await self._render._request(ops.list_task_runs(params), max_retries=0)
 
     async def _finished(self, task_run_id: str, timeout: float | None, *, look_first: bool) -> Finished:
         ops.check_timeout(timeout)
@@ -320,9 +334,14 @@ class WorkflowsService:
 
     async def _finished_now(self, task_run_id: str, look_first: bool) -> Finished:
         if look_first:
-            details = await self.get_task_run(task_run_id)
-            if ended_by_terminal(details):
-                return details, None
+            try:
+                details = await self._look_up(task_run_id)
+            except RenderError as exc:
+                if not is_transient(exc):
+                    raise
+            else:
+                if ended_by_terminal(details):
+                    return details, None
         return await self._render._loop_state().hub.wait(task_run_id)
 
 
@@ -379,3 +398,7 @@ class AwaitableTaskRun:
 
     def __repr__(self) -> str:
         return f"AwaitableTaskRun(id={self.id!r}, status={str(self._status)!r})"
+
+
+RenderAsync = Render
+"""The render 1.x name of :class:`Render`, the asynchronous client."""

@@ -105,6 +105,13 @@ def resolve_config(
     if token is not None and any(char.isspace() for char in token.strip()):
         # Said without echoing the value: a key pasted with a newline in the middle is still a secret.
         raise ValueError("the API key contains whitespace; check the token argument or RENDER_API_KEY")
+    if token is not None and parts.scheme == "http" and not _is_loopback(parts.hostname):
+        # Said without echoing the key: plain HTTP would send it readable to every hop on the way.
+        raise ValueError(
+            f"Refusing to send the API key over plain HTTP to {url}: use https:// (plain http:// is allowed "
+            "only for loopback hosts such as localhost or 127.0.0.1), or pass no token for a local server "
+            "that needs none (unset RENDER_API_KEY)"
+        )
     if token is None and _is_render_cloud(parts.hostname):
         raise ValueError(
             f"No API key for {url}: pass token=... or set the RENDER_API_KEY environment variable "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -31,6 +32,7 @@ __all__ = [
     "EVENTS_PATH",
     "Operation",
     "cancel_task_run",
+    "check_idempotency_key",
     "check_input",
     "check_task_identifier",
     "check_task_run_id",
@@ -38,15 +40,22 @@ __all__ = [
     "check_timeout",
     "create_task_run",
     "events_query",
+    "events_query_cost",
     "get_task",
     "get_task_run",
     "list_task_runs",
     "list_tasks",
+    "split_for_streams",
 ]
 
 Result = TypeVar("Result")
 
 EVENTS_PATH = "/task-runs/events"
+#: The longest query of one event stream. Servers and proxies commonly refuse request lines past 8 KiB
+#: (nginx, Apache), and httpx refuses URLs past 64 KiB: waits on more runs are spread over several streams.
+MAX_EVENTS_QUERY_BYTES = 7_500
+#: ``idempotencyKey`` length limits of ``POST /task-runs``.
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 # `workflow-slug/task-name`, optionally `:version`; or a task id (`tsk-...`), which older API versions accept.
 _TASK_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9_][A-Za-z0-9._-]*(:[A-Za-z0-9._-]+)?")
@@ -66,7 +75,6 @@ class Operation(Generic[Result]):
         params: Query parameters as pairs. Array parameters are sent as the spec says: a repeated key
             (form, explode) or one comma-separated value (form, no explode: ``ownerId``).
         body: JSON body text, or None.
-        creates_run: True for ``POST /task-runs``: retried only when the request provably created nothing.
         parse: Turns the decoded JSON body (None for an empty body) into the result.
     """
 
@@ -75,7 +83,6 @@ class Operation(Generic[Result]):
     path: str
     params: tuple[tuple[str, str], ...]
     body: str | None
-    creates_run: bool
     parse: Callable[[Any], Result]
 
 
@@ -146,25 +153,46 @@ def check_input(input_data: object) -> list[Any] | dict[str, Any]:
     return input_data
 
 
-def create_task_run(task_identifier: object, input_data: object) -> Operation[TaskRun]:
-    """``POST /task-runs``: start a run."""
+def check_idempotency_key(idempotency_key: object) -> str | None:
+    """Return the key if it is None or a string of 1 to 255 characters."""
+    if idempotency_key is None:
+        return None
+    if not isinstance(idempotency_key, str):
+        raise TypeError(f"idempotency_key must be a string or None, got {type(idempotency_key).__name__}")
+    if not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise ValueError(
+            f"idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters, "
+            f"got {len(idempotency_key)}"
+        )
+    return idempotency_key
+
+
+def create_task_run(
+    task_identifier: object, input_data: object, idempotency_key: object = None
+) -> Operation[TaskRun]:
+    """``POST /task-runs``: start a run.
+
+    The request always carries an ``idempotencyKey`` (the caller's, else a new random one), so sending it
+    again after any failure returns the run the first one started instead of starting a second.
+    """
     task = check_task_identifier(task_identifier)
-    body = dumps({"task": task, "input": check_input(input_data)})
-    return Operation(f"run task {task}", "POST", "/task-runs", (), body, True, parse_task_run)
+    key = check_idempotency_key(idempotency_key) or uuid.uuid4().hex
+    body = dumps({"task": task, "input": check_input(input_data), "idempotencyKey": key})
+    return Operation(f"run task {task}", "POST", "/task-runs", (), body, parse_task_run)
 
 
 def get_task_run(task_run_id: object) -> Operation[TaskRunDetails]:
     """``GET /task-runs/{id}``."""
     run_id = check_task_run_id(task_run_id)
     return Operation(
-        f"get task run {run_id}", "GET", f"/task-runs/{run_id}", (), None, False, parse_task_run_details
+        f"get task run {run_id}", "GET", f"/task-runs/{run_id}", (), None, parse_task_run_details
     )
 
 
 def cancel_task_run(task_run_id: object) -> Operation[None]:
     """``DELETE /task-runs/{id}``."""
     run_id = check_task_run_id(task_run_id)
-    return Operation(f"cancel task run {run_id}", "DELETE", f"/task-runs/{run_id}", (), None, False, _nothing)
+    return Operation(f"cancel task run {run_id}", "DELETE", f"/task-runs/{run_id}", (), None, _nothing)
 
 
 def list_task_runs(params: ListTaskRunsParams | None) -> Operation[Page[TaskRun]]:
@@ -185,7 +213,6 @@ def list_task_runs(params: ListTaskRunsParams | None) -> Operation[Page[TaskRun]
         "/task-runs",
         query,
         None,
-        False,
         lambda body: parse_task_run_page(body, limit),
     )
 
@@ -205,9 +232,7 @@ def list_tasks(params: ListTasksParams | None) -> Operation[Page[Task]]:
         )
     )
     limit = params.limit
-    return Operation(
-        "list tasks", "GET", "/tasks", query, None, False, lambda data: parse_task_page(data, limit)
-    )
+    return Operation("list tasks", "GET", "/tasks", query, None, lambda data: parse_task_page(data, limit))
 
 
 #: Page size used when walking every page and the caller did not choose one.
@@ -231,12 +256,41 @@ def next_page(params: Params, page: Page[Any]) -> Params | None:
 def get_task(task_id: object) -> Operation[Task]:
     """``GET /tasks/{id}``."""
     checked = _check_id("task_id", task_id)
-    return Operation(f"get task {checked}", "GET", f"/tasks/{checked}", (), None, False, parse_task)
+    return Operation(f"get task {checked}", "GET", f"/tasks/{checked}", (), None, parse_task)
 
 
 def events_query(task_run_ids: Sequence[str]) -> list[tuple[str, str]]:
-    """The query of ``GET /task-runs/events``: one repeated ``taskRunIds`` key per run."""
+    """The query of ``GET /task-runs/events``: one repeated ``taskRunIds`` key per run.
+
+    Raises:
+        ValueError: The ids do not fit in one URL (see :func:`split_for_streams`).
+    """
+    if sum(map(events_query_cost, task_run_ids)) > MAX_EVENTS_QUERY_BYTES:
+        raise ValueError(
+            f"{len(task_run_ids)} task run ids do not fit in one event stream's URL "
+            f"({MAX_EVENTS_QUERY_BYTES} bytes of query); follow fewer runs per call"
+        )
     return [("taskRunIds", run_id) for run_id in task_run_ids]
+
+
+def events_query_cost(task_run_id: str) -> int:
+    """The bytes ``task_run_id`` adds to the query of ``GET /task-runs/events`` (``&taskRunIds=<id>``)."""
+    # Checked ids hold only unreserved characters, so they are sent as they are.
+    return len("&taskRunIds=") + len(task_run_id)
+
+
+def split_for_streams(task_run_ids: Sequence[str]) -> list[list[str]]:
+    """The ids in as few groups as fit one event stream's URL each, in their order."""
+    groups: list[list[str]] = []
+    used = MAX_EVENTS_QUERY_BYTES
+    for run_id in task_run_ids:
+        cost = events_query_cost(run_id)
+        if used + cost > MAX_EVENTS_QUERY_BYTES:
+            groups.append([])
+            used = 0
+        groups[-1].append(run_id)
+        used += cost
+    return groups
 
 
 def _paging(limit: int | None, cursor: str | None) -> tuple[tuple[str, str], ...]:

@@ -1,6 +1,6 @@
 """The synchronous twin of :class:`Render`: :class:`RenderSync`, its ``workflows`` service and
-:class:`SyncTaskRun`. Same methods, same shared rules (``_operations``, ``_transport``, ``_waiting``);
-only the I/O blocks.
+:class:`SyncTaskRun`. Same methods, same shared cores (``_operations``, ``_request_core``,
+``_stream_cursor``); only the I/O blocks.
 
 Waiting differs in one way: a blocking ``wait()`` follows its own event stream, since threads that wait at
 the same time cannot share one blocking read. Each stream is subscribed to one run and closed when it ends.
@@ -16,25 +16,23 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from httpx_sse import SSEError, connect_sse
+from httpx_sse import connect_sse
 
 from render_sdk.client import _operations as ops
-from render_sdk.client import _transport
+from render_sdk.client import _request_core as core
 from render_sdk.client._config import Timeouts, resolve_config
+from render_sdk.client._stream_cursor import StreamCursor
 from render_sdk.client._waiting import (
+    STREAM_ERRORS,
     EventsUnavailable,
     Finished,
     ServerTraits,
     StreamFailure,
     classify_stream_error,
     ended_by_terminal,
-    finishes_run,
     outcome,
-    parse_event_or_skip,
-    stream_error,
-    transport_failure,
 )
-from render_sdk.client.errors import RenderError, ServerError, TimeoutError
+from render_sdk.client.errors import RenderError, TimeoutError
 from render_sdk.client.types import (
     ListTaskRunsParams,
     ListTasksParams,
@@ -83,10 +81,12 @@ class RenderSync:
             timeouts=timeouts or Timeouts(),
             poll_interval=poll_interval,
         )
-        self._http = httpx.Client(transport=transport, **_transport.client_kwargs(self._config))
+        self._http = httpx.Client(transport=transport, **core.client_kwargs(self._config))
         # A client dropped without close() still closes its sockets rather than leaking them.
         weakref.finalize(self, self._http.close)
         self._traits = ServerTraits()
+        #: Every pause (retry backoff, reconnect backoff, polling) goes through here; tests replace it.
+        self._sleep: Callable[[float], object] = time.sleep
         self.workflows = WorkflowsServiceSync(self)
 
     @property
@@ -118,27 +118,23 @@ class RenderSync:
     ) -> None:
         self.close()
 
-    def _request(self, operation: ops.Operation[Result]) -> Result:
-        attempt = 0
-        while True:
-            cause: httpx.HTTPError | None = None
-            hint = None
-            try:
-                response = self._http.send(self._http.build_request(**_transport.request_args(operation)))
-            except httpx.HTTPError as exc:
-                cause, error = exc, _transport.error_from_transport(operation.label, exc)
-            else:
-                if response.is_success:
-                    result: Result = _transport.parse_success(operation, response)
-                    return result
-                error = _transport.error_from_response(operation.label, response)
-                hint = _transport.retry_after(response)
-            delay = _transport.retry_delay(operation, attempt, error, cause, self._config.max_retries, hint)
-            if delay is None:
-                raise error from cause
-            logger.info("retrying %s in %.2f s after: %s", operation.label, delay, error)
-            time.sleep(delay)
-            attempt += 1
+    def _request(self, operation: ops.Operation[Result], max_retries: int | None = None) -> Result:
+        """Carry out the plan of :func:`render_sdk.client._request_core.exchange`."""
+        plan = core.exchange(operation, self._config.max_retries if max_retries is None else max_retries)
+        answer: Any = None
+        try:
+            while True:
+                step = plan.send(answer)
+                if isinstance(step, core.Pause):
+                    answer = self._sleep(step.seconds)
+                    continue
+                try:
+                    answer = self._http.send(self._http.build_request(**step.args))
+                except core.HTTPX_ERRORS as exc:
+                    answer = exc
+        except StopIteration as stop:
+            result: Result = stop.value
+            return result
 
 
 class WorkflowsServiceSync:
@@ -151,11 +147,25 @@ class WorkflowsServiceSync:
         return f"WorkflowsServiceSync({self._render!r})"
 
     def run_task(
-        self, task_identifier: str, input_data: list[Any] | tuple[Any, ...] | dict[str, Any]
+        self,
+        task_identifier: str,
+        input_data: list[Any] | tuple[Any, ...] | dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
     ) -> SyncTaskRun:
         """Start a run; call ``.wait()`` on the result to block until it finishes (see ``Render``)."""
-        task_run = self._render._request(ops.create_task_run(task_identifier, input_data))
-        return SyncTaskRun(self, task_run)
+        operation = ops.create_task_run(task_identifier, input_data, idempotency_key)
+        return SyncTaskRun(self, self._render._request(operation))
+
+    def start_task(
+        self,
+        task_identifier: str,
+        input_data: list[Any] | tuple[Any, ...] | dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> SyncTaskRun:
+        """The render 1.x name of :meth:`run_task`."""
+        return self.run_task(task_identifier, input_data, idempotency_key=idempotency_key)
 
     def get_task_run(self, task_run_id: str) -> TaskRunDetails:
         """The run with its input, results and attempts."""
@@ -201,131 +211,99 @@ class WorkflowsServiceSync:
         return outcome(details, event)
 
     def task_run_events(self, task_run_ids: Sequence[str]) -> Iterator[TaskRunEvent]:
-        """The events of the given runs as they happen, ending once every run has finished."""
-        pending = set(ops.check_task_run_ids(task_run_ids))
+        """The events of the given runs as they happen, ending once every run has ended (see ``Render``)."""
         render = self._render
-        last_event_id: str | None = None
-        failures = 0
-        while pending:
-            headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        cursor = StreamCursor(render._config, ops.check_task_run_ids(task_run_ids))
+        ops.events_query(task_run_ids)  # too many ids fail here, before the first connection
+        while not cursor.done:
+            failure: Exception | None = None
             try:
-                try:
-                    with connect_sse(
-                        render._http,
-                        "GET",
-                        ops.EVENTS_PATH.lstrip("/"),
-                        params=ops.events_query(sorted(pending)),
-                        headers=headers,
-                        timeout=_transport.stream_timeout(render._config),
-                    ) as source:
-                        if not source.response.is_success:
-                            source.response.read()
-                            raise stream_error(source.response)
-                        for sse in source.iter_sse():
-                            last_event_id = sse.id or last_event_id
-                            event = parse_event_or_skip(sse)
-                            if event is None:
-                                continue
-                            failures = 0
+                with connect_sse(render._http, **cursor.connect_args()) as source:
+                    if not source.response.is_success:
+                        source.response.read()
+                    cursor.opened(source.response)
+                    for sse in source.iter_sse():
+                        event = cursor.read(sse)
+                        if event is not None:
                             yield event
-                            if finishes_run(event):
-                                pending.discard(event.details.id)
-                                if not pending:
-                                    return
-                except SSEError as exc:
-                    raise RenderError(f"task run events: not an event stream: {exc}") from exc
-                except httpx.HTTPError as exc:
-                    raise transport_failure(exc) from exc
-                raise StreamFailure("the event stream ended")
-            except StreamFailure as exc:
-                if failures >= render._config.max_retries:
-                    raise ServerError(f"task run events: {exc}") from exc
-                delay = exc.retry_after if exc.retry_after is not None else _transport.backoff(failures)
-                failures += 1
-                time.sleep(min(delay, _transport.MAX_DELAY))
+                            if cursor.ends_run(event) and cursor.done:
+                                return
+            except STREAM_ERRORS as exc:
+                failure = exc
+            render._sleep(cursor.pause_after(failure))
 
     # ---- waiting ------------------------------------------------------------------------------------------
 
     def _finished(self, task_run_id: str, timeout: float | None, *, look_first: bool) -> Finished:
         ops.check_timeout(timeout)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if look_first:
-            details = self.get_task_run(task_run_id)
-            if ended_by_terminal(details):
-                return details, None
-        failures = 0
-        position = _Position()
-        while True:
+        deadline = _Deadline(task_run_id, timeout)
+        cursor = StreamCursor(self._render._config, [task_run_id])
+        found = self._look_up(task_run_id) if look_first else None
+        while found is None:
+            deadline.check()
             if self._render._traits.events_unavailable:
-                return self._poll(task_run_id, timeout, deadline)
-            _check_deadline(task_run_id, timeout, deadline)
+                self._render._sleep(deadline.bounded(self._render._config.poll_interval))
+                found = self._look_up(task_run_id)
+                continue
             try:
-                finished = self._follow(task_run_id, deadline, position)
+                try:
+                    found = self._follow(cursor, deadline)
+                    if found is not None:
+                        return found
+                    pause = cursor.pause_after(None)
+                except STREAM_ERRORS as exc:
+                    pause = cursor.pause_after(exc)
             except EventsUnavailable as exc:
                 logger.info("task run events unavailable (%s); waiting by polling GET", exc)
                 self._render._traits.events_unavailable = True
+                found = self._look_up(task_run_id)
                 continue
-            except StreamFailure as exc:
-                logger.info("task run event stream failed: %s", exc)
-                _check_deadline(task_run_id, timeout, deadline)
-                details = self.get_task_run(task_run_id)
-                if ended_by_terminal(details):
-                    return details, None
-                delay = exc.retry_after if exc.retry_after is not None else _transport.backoff(failures)
-                failures += 1
-                time.sleep(_bounded(min(delay, _transport.MAX_DELAY), deadline))
-                continue
-            return finished
+            deadline.check()
+            found = self._look_up(task_run_id)
+            if found is None:
+                self._render._sleep(deadline.bounded(pause))
+        return found
 
-    def _follow(self, task_run_id: str, deadline: float | None, position: _Position) -> Finished:
-        """One connection: returns the finish if seen, else raises why the stream ended."""
+    def _follow(self, cursor: StreamCursor, deadline: _Deadline) -> Finished | None:
+        """One connection: the finish if it was seen, else None when the stream ended.
+
+        Raises:
+            One of STREAM_ERRORS, or RenderError: see :meth:`StreamCursor.pause_after`.
+        """
         render = self._render
-        headers = {"Last-Event-ID": position.last_event_id} if position.last_event_id else {}
-        idle = render._config.timeouts.stream_idle
-        timeout = _transport.stream_timeout(render._config)
-        if deadline is not None:
-            # Wake up for the caller's deadline even when the stream is quiet.
-            timeout = httpx.Timeout(
-                connect=timeout.connect,
-                read=max(0.001, min(idle, deadline - time.monotonic())),
-                write=timeout.write,
-                pool=timeout.pool,
-            )
-        try:
-            with connect_sse(
-                render._http,
-                "GET",
-                ops.EVENTS_PATH.lstrip("/"),
-                params=ops.events_query([task_run_id]),
-                headers=headers,
-                timeout=timeout,
-            ) as source:
-                response = source.response
-                if not response.is_success:
-                    response.read()
-                    raise classify_stream_error(_transport.error_from_response("task run events", response))
-                # Anything that finished before this connection existed is only visible to a GET.
-                details = self.get_task_run(task_run_id)
-                if ended_by_terminal(details):
-                    return details, None
-                for sse in source.iter_sse():
-                    position.last_event_id = sse.id or position.last_event_id
-                    event = parse_event_or_skip(sse)
-                    if event is not None and event.details.id == task_run_id and finishes_run(event):
-                        return event.details, event.event
-        except SSEError as exc:
-            raise EventsUnavailable(f"the events endpoint answered without an event stream: {exc}") from exc
-        except httpx.HTTPError as exc:
-            raise transport_failure(exc) from exc
-        raise StreamFailure("the event stream ended")
+        read_timeout = deadline.bounded(render._config.timeouts.stream_idle, at_least=0.001)
+        with connect_sse(render._http, **cursor.connect_args(read_timeout)) as source:
+            if not source.response.is_success:
+                source.response.read()
+            cursor.opened(source.response)
+            (task_run_id,) = cursor.pending
+            # Anything that finished before this connection existed is only visible to a GET.
+            found = self._look_up(task_run_id, on_connect=True)
+            if found is not None:
+                return found
+            for sse in source.iter_sse():
+                event = cursor.read(sse)
+                if event is not None and cursor.ends_run(event):
+                    return event.details, event.event
+        return None
 
-    def _poll(self, task_run_id: str, timeout: float | None, deadline: float | None) -> Finished:
-        while True:
-            details = self.get_task_run(task_run_id)
-            if ended_by_terminal(details):
-                return details, None
-            _check_deadline(task_run_id, timeout, deadline)
-            time.sleep(_bounded(self._render._config.poll_interval, deadline))
+    def _look_up(self, task_run_id: str, *, on_connect: bool = False) -> Finished | None:
+        """The run if one GET (no retries) finds it finished; None if it is not, or the API is unreachable.
+
+        Raises:
+            StreamFailure: ``on_connect`` and the GET failed transiently: the connection counts as failed.
+            RenderError: A definite answer (e.g. 404).
+        """
+        try:
+            details = self._render._request(ops.get_task_run(task_run_id), max_retries=0)
+        except RenderError as exc:
+            meaning = classify_stream_error(exc)
+            if not isinstance(meaning, StreamFailure):
+                raise
+            if on_connect:
+                raise meaning from exc
+            return None
+        return (details, None) if ended_by_terminal(details) else None
 
 
 class SyncTaskRun:
@@ -378,18 +356,21 @@ class SyncTaskRun:
         return f"SyncTaskRun(id={self.id!r}, status={str(self._status)!r})"
 
 
-class _Position:
-    """Where a followed stream got to, kept across reconnects (sent back as ``Last-Event-ID``)."""
+class _Deadline:
+    """A wait's own ``timeout``: the only thing that ends a wait besides the run's end or a definite error."""
 
-    last_event_id: str | None = None
+    def __init__(self, task_run_id: str, timeout: float | None) -> None:
+        self._task_run_id = task_run_id
+        self._timeout = timeout
+        self._at = None if timeout is None else time.monotonic() + timeout
 
+    def check(self) -> None:
+        """Raise TimeoutError once the deadline has passed."""
+        if self._at is not None and time.monotonic() >= self._at:
+            raise TimeoutError(f"Task run {self._task_run_id} did not finish within {self._timeout} s")
 
-def _check_deadline(task_run_id: str, timeout: float | None, deadline: float | None) -> None:
-    if deadline is not None and time.monotonic() >= deadline:
-        raise TimeoutError(f"Task run {task_run_id} did not finish within {timeout} s")
-
-
-def _bounded(seconds: float, deadline: float | None) -> float:
-    if deadline is None:
-        return seconds
-    return max(0.0, min(seconds, deadline - time.monotonic()))
+    def bounded(self, seconds: float, at_least: float = 0.0) -> float:
+        """``seconds``, or less so as to wake up at the deadline."""
+        if self._at is None:
+            return seconds
+        return max(at_least, min(seconds, self._at - time.monotonic()))

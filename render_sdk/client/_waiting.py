@@ -1,19 +1,18 @@
 """What the event stream means, I/O-free: which events end a run, how a finished run turns into a result or
-an exception, and how a failed stream connection is classified. The async event hub and the sync waiter
-share these rules.
+an exception, and what a failed stream connection means (reconnect, poll instead, or give up). Every stream
+consumer shares these rules, through :class:`render_sdk.client._stream_cursor.StreamCursor`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 import httpx
-from httpx_sse import ServerSentEvent
+from httpx_sse import ServerSentEvent, SSEError
 
-from render_sdk.client._transport import error_from_response
-from render_sdk.client.errors import ClientError, RenderError, TaskRunCanceledError, TaskRunError
+from render_sdk.client._request_core import HTTPX_ERRORS, error_from_transport
+from render_sdk.client.errors import RenderError, TaskRunCanceledError, TaskRunError, is_transient
 from render_sdk.client.types import (
     ResponseFormatError,
     TaskRunDetails,
@@ -24,6 +23,7 @@ from render_sdk.client.types import (
 )
 
 __all__ = [
+    "STREAM_ERRORS",
     "TERMINAL_EVENTS",
     "EventsUnavailable",
     "Finished",
@@ -34,12 +34,9 @@ __all__ = [
     "finishes_run",
     "outcome",
     "parse_event",
-    "parse_event_or_skip",
-    "stream_error",
-    "transport_failure",
+    "stream_failure",
 ]
 
-logger = logging.getLogger("render_sdk.client")
 
 #: A finished run and the name of the event that reported it (None when a GET found it).
 Finished = tuple[TaskRunDetails, "str | None"]
@@ -59,8 +56,8 @@ class ServerTraits:
         self.events_unavailable = False
 
 
-class EventsUnavailable(Exception):
-    """The server has no usable event stream; poll with GET instead."""
+class EventsUnavailable(RenderError):
+    """The server has no usable event stream: waits poll with GET instead, ``task_run_events`` raises it."""
 
 
 class StreamFailure(Exception):
@@ -69,6 +66,11 @@ class StreamFailure(Exception):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+#: What following a stream may raise besides a definite RenderError; :func:`stream_failure` says what each
+#: one means.
+STREAM_ERRORS: tuple[type[Exception], ...] = (StreamFailure, SSEError, *HTTPX_ERRORS)
 
 
 def parse_event(sse: ServerSentEvent) -> TaskRunEvent | None:
@@ -84,15 +86,6 @@ def parse_event(sse: ServerSentEvent) -> TaskRunEvent | None:
     except json.JSONDecodeError as exc:
         raise ResponseFormatError(f"{sse.event} event data is not JSON: {sse.data[:200]!r}") from exc
     return TaskRunEvent(event=sse.event, id=sse.id or None, details=parse_task_run_details(data, sse.event))
-
-
-def parse_event_or_skip(sse: ServerSentEvent) -> TaskRunEvent | None:
-    """Like :func:`parse_event`, but a malformed event is logged and skipped (None)."""
-    try:
-        return parse_event(sse)
-    except ResponseFormatError as exc:
-        logger.warning("ignoring a malformed task run event: %s", exc)
-        return None
 
 
 def finishes_run(event: TaskRunEvent) -> bool:
@@ -130,33 +123,39 @@ def outcome(details: TaskRunDetails, event: str | None = None) -> TaskRunDetails
 
 
 def classify_stream_error(error: RenderError) -> Exception:
-    """What a non-2xx answer from the events endpoint means for waiting.
+    """What a non-2xx answer from the events endpoint (or a failed re-check GET) means for waiting.
 
-    Returns :class:`EventsUnavailable` (fall back to polling), a :class:`StreamFailure` (reconnect later),
-    or ``error`` itself when waiting cannot succeed (a bad key, forbidden, malformed request).
+    Returns :class:`EventsUnavailable` (fall back to polling), a :class:`StreamFailure` (reconnect later:
+    the error is transient, see :func:`render_sdk.client.errors.is_transient`), or ``error`` itself when
+    waiting cannot succeed (a bad key, forbidden, an unknown run).
     """
-    status = error.status_code
-    if status in _UNAVAILABLE_STATUS:
-        return EventsUnavailable(str(error))
-    if status is None or status in (408, 429) or status >= 500:
+    if error.status_code in _UNAVAILABLE_STATUS:
+        return EventsUnavailable(
+            str(error),
+            status_code=error.status_code,
+            error_id=error.error_id,
+            body=error.body,
+            code=error.code,
+        )
+    if is_transient(error):
         return StreamFailure(str(error), getattr(error, "retry_after", None))
-    if isinstance(error, ClientError):
-        return error
-    return StreamFailure(str(error))
+    return error
 
 
-def stream_error(response: httpx.Response) -> Exception:
-    """What to raise for a non-2xx answer (already read) from the events endpoint when following events."""
-    error = error_from_response("task run events", response)
-    meaning = classify_stream_error(error)
-    return meaning if isinstance(meaning, StreamFailure) else error
+def stream_failure(exc: Exception) -> Exception:
+    """What an exception raised while following a stream (one of :data:`STREAM_ERRORS`) means.
 
-
-def transport_failure(exc: httpx.HTTPError) -> StreamFailure:
-    """A dropped or idle connection (an idle one shows up as a read timeout: no heartbeat arrived)."""
+    Returns a :class:`StreamFailure` (reconnect later), :class:`EventsUnavailable` (the answer was not an
+    event stream), or a :class:`RenderError` for a request that cannot succeed (a URL httpx refuses).
+    """
+    if isinstance(exc, StreamFailure):
+        return exc
+    if isinstance(exc, SSEError):
+        return EventsUnavailable(f"task run events: the answer was not an event stream: {exc}")
     if isinstance(exc, httpx.ReadTimeout):
+        # Only an idle stream times out on a read: no event and no heartbeat arrived.
         return StreamFailure("the event stream was idle for too long (no heartbeat)")
-    return StreamFailure(f"the event stream dropped: {type(exc).__name__}: {exc}")
+    return classify_stream_error(error_from_transport("task run events", exc))
 
 
 def ended_by_terminal(details: TaskRunDetails) -> bool:

@@ -238,5 +238,8 @@ def error_from_answer(
 
 
 def is_transient(error: RenderError) -> bool:
-    """Whether trying the same request again later may succeed: 429, 5xx, timeouts, no answer at all."""
-    return isinstance(error, (RateLimitError, ServerError, TimeoutError))
+    """Whether trying the same request again later may succeed: 408, 429, 5xx, timeouts, no answer at all.
+
+    This is the SDK's only retryable set: request retries, event-stream reconnects and waits all use it.
+    """
+    return isinstance(error, (RateLimitError, ServerError, TimeoutError)) or error.status_code == 408

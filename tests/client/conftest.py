@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from render_sdk.client import Render, RenderSync, _transport
+from render_sdk.client import Render, RenderSync
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,13 +79,20 @@ class Flavor:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        #: When set (by the ``sleeps`` fixture), clients record their pauses here instead of sleeping.
+        self.sleeps: list[float] | None = None
 
     def client(self, handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any) -> Any:
         kwargs.setdefault("token", "rnd_test_secret")
         kwargs.setdefault("base_url", "https://api.render.com")
+        render: Render | RenderSync
         if self.name == "async":
-            return Render(transport=httpx.MockTransport(handler), **kwargs)
-        return RenderSync(transport=httpx.MockTransport(handler), **kwargs)
+            render = Render(transport=httpx.MockTransport(handler), **kwargs)
+        else:
+            render = RenderSync(transport=httpx.MockTransport(handler), **kwargs)
+        if self.sleeps is not None:
+            render._sleep = recording_sleep(self.sleeps, asynchronous=self.name == "async")
+        return render
 
     def run(self, value: Any) -> Any:
         """The value itself (sync) or the coroutine's result (async)."""
@@ -116,22 +123,23 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Backoff patched to near zero; records every delay the client asked to sleep."""
-    recorded: list[float] = []
-    real_async_sleep = asyncio.sleep
-    monkeypatch.setattr(_transport, "INITIAL_DELAY", 0.001)
-    monkeypatch.setattr(_transport, "MAX_DELAY", 0.01)
+def recording_sleep(recorded: list[float], *, asynchronous: bool) -> Any:
+    """A client's sleep that records each pause and returns at once (the async one yields to the loop)."""
 
-    async def async_sleep(delay: float, *args: Any) -> Any:
+    async def async_sleep(delay: float) -> None:
         if delay > 0:
             recorded.append(delay)
-        return await real_async_sleep(min(delay, 0.001), *args)
+        await asyncio.sleep(0)
 
     def sync_sleep(delay: float) -> None:
-        recorded.append(delay)
+        if delay > 0:
+            recorded.append(delay)
 
-    monkeypatch.setattr("render_sdk.client._async_client.asyncio.sleep", async_sleep)
-    monkeypatch.setattr("render_sdk.client._sync_client.time.sleep", sync_sleep)
-    return recorded
+    return async_sleep if asynchronous else sync_sleep
+
+
+@pytest.fixture
+def sleeps(flavor: Flavor) -> list[float]:
+    """The pauses the flavor's clients ask for, recorded instead of slept (injected: nothing is patched)."""
+    flavor.sleeps = []
+    return flavor.sleeps

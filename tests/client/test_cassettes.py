@@ -35,7 +35,9 @@ import vcr
 import yaml
 from vcr.errors import CannotOverwriteExistingCassetteException
 from vcr.request import Request as VcrRequest
+from vcr.util import read_body
 
+from cassettes.record import recording_transport
 from render_sdk import Render, RenderSync
 from render_sdk.client import (
     ClientError,
@@ -113,17 +115,35 @@ class ReadableYaml:
         return data
 
 
+def same_body_but_idempotency_key(recorded: VcrRequest, sent: VcrRequest) -> None:
+    """vcrpy matcher: the same body, except that each ``POST /task-runs`` carries its own random key.
+
+    Both must carry one: a start without a key could not be retried safely.
+    """
+    bodies = []
+    for request in (recorded, sent):
+        body = read_body(request)
+        if request.method == "POST" and urlsplit(request.uri).path == "/v1/task-runs":
+            data = json.loads(body)
+            key = data.pop("idempotencyKey", None)
+            assert isinstance(key, str) and key, f"{request.method} {request.uri} has no idempotencyKey"
+            body = json.dumps(data, sort_keys=True).encode()
+        bodies.append(body)
+    assert bodies[0] == bodies[1], f"body differs: {bodies[0]!r} != {bodies[1]!r}"
+
+
 def cassette_vcr() -> vcr.VCR:
     recorder = vcr.VCR(
         cassette_library_dir=str(CASSETTES),
         serializer="readable-yaml",
         record_mode="all" if RECORDING else "none",
-        match_on=["method", "scheme", "host", "port", "path", "query", "body"],
+        match_on=["method", "scheme", "host", "port", "path", "query", "body_but_idempotency_key"],
         before_record_request=stable_request,
         before_record_response=stable_response,
         decode_compressed_response=True,
     )
     recorder.register_serializer("readable-yaml", ReadableYaml)
+    recorder.register_matcher("body_but_idempotency_key", same_body_but_idempotency_key)
     return recorder
 
 
@@ -135,10 +155,12 @@ class Api:
     token: str
 
     def render(self) -> Render:
-        return Render(token=self.token, base_url=self.base_url, max_retries=0)
+        transport = recording_transport(asynchronous=True) if RECORDING else None
+        return Render(token=self.token, base_url=self.base_url, max_retries=0, transport=transport)  # type: ignore[arg-type]
 
     def render_sync(self) -> RenderSync:
-        return RenderSync(token=self.token, base_url=self.base_url, max_retries=0)
+        transport = recording_transport(asynchronous=False) if RECORDING else None
+        return RenderSync(token=self.token, base_url=self.base_url, max_retries=0, transport=transport)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -535,3 +557,25 @@ def test_replay_never_reaches_the_network() -> None:
         pytest.raises(CannotOverwriteExistingCassetteException),
     ):
         asyncio.run(scenario())
+
+
+def test_recording_stops_reading_a_stream_the_server_keeps_open(tmp_path: Path) -> None:
+    """The recorder ends an event stream after its runs' terminal events, though the server keeps it open."""
+    from tests.client.api_server import ApiServer
+
+    recorder = vcr.VCR(cassette_library_dir=str(tmp_path), record_mode="all", decode_compressed_response=True)
+    with ApiServer() as server, recorder.use_cassette("kept_open.yaml") as cassette:
+
+        async def scenario() -> list[str]:
+            transport = recording_transport(asynchronous=True)
+            async with Render(base_url=server.url, transport=transport) as render:  # type: ignore[arg-type]
+                run = await render.workflows.run_task(task("square"), [1])
+                server.finish([run.id])
+                return [event.details.id async for event in render.workflows.task_run_events([run.id])]
+
+        run_ids = asyncio.run(scenario())
+    streams = [response for request, response in cassette.data if request.path.endswith("/events")]
+    assert len(run_ids) == 1 and len(streams) == 1
+    recorded = streams[0]["body"]["string"]
+    body = recorded.decode() if isinstance(recorded, bytes) else recorded
+    assert body.rstrip().endswith("}") and run_ids[0] in body  # cut right after the terminal event

@@ -25,7 +25,6 @@ def resolve(token: str | None = None, base_url: str | None = None, **env: str): 
         ("https://api.render.com/v1/", {}, "https://api.render.com/v1"),
         (None, {"RENDER_LOCAL_DEV_URL": "http://127.0.0.1:9000"}, "http://127.0.0.1:9000/v1"),
         (None, {"RENDER_LOCAL_DEV_URL": "localhost:9000"}, "http://localhost:9000/v1"),
-        (None, {"RENDER_LOCAL_DEV_URL": "devbox:9000"}, "http://devbox:9000/v1"),
         (None, {"RENDER_LOCAL_DEV_URL": "  "}, "https://api.render.com/v1"),
         (None, {"RENDER_USE_LOCAL_DEV": "true"}, "http://localhost:8120/v1"),
         (None, {"RENDER_USE_LOCAL_DEV": "TRUE"}, "http://localhost:8120/v1"),
@@ -55,6 +54,42 @@ def test_base_url_resolution(base_url: str | None, env: dict[str, str], expected
     config = resolve("rnd_x", base_url, **env)
     assert config.api_root == expected_root
     assert not config.base_url.endswith("/v1")
+
+
+@pytest.mark.parametrize(
+    ("base_url", "env"),
+    [
+        ("http://api.render.com", {}),
+        ("http://proxy.example/render", {}),
+        ("http://10.0.0.7:8120", {}),
+        (None, {"RENDER_LOCAL_DEV_URL": "devbox:9000"}),
+        (None, {"RENDER_LOCAL_DEV_URL": "http://192.168.1.20:8120"}),
+    ],
+)
+def test_a_token_is_never_sent_over_plain_http_to_another_host(
+    base_url: str | None, env: dict[str, str]
+) -> None:
+    for flavor in (Render, RenderSync):
+        with pytest.raises(ValueError, match=r"plain HTTP.*use https://") as raised:
+            flavor(token="rnd_secret_key", base_url=base_url) if not env else resolve("rnd_secret_key", **env)
+        assert "rnd_secret_key" not in str(raised.value)
+    if "render.com" not in (base_url or ""):
+        # Without a key nothing secret travels: a local server on another host stays reachable.
+        assert resolve(None, base_url, **env).api_root.startswith("http://")
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://localhost:8120",
+        "http://127.0.0.1:8120",
+        "http://127.0.0.9",
+        "http://[::1]:8120",
+        "localhost:5000",
+    ],
+)
+def test_a_token_may_go_over_plain_http_to_loopback(base_url: str) -> None:
+    assert resolve("rnd_x", base_url).api_root == base_url.removeprefix("http://").join(("http://", "/v1"))
 
 
 def test_token_falls_back_to_render_api_key() -> None:

@@ -1,8 +1,9 @@
-"""Retries: reads and cancels retry transient failures; starting a run never risks a duplicate."""
+"""Retries: every request retries transient failures; starting a run re-sends its idempotency key."""
 
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 
 import httpx
@@ -76,11 +77,12 @@ def test_max_retries_zero_disables_retries(flavor: Flavor, sleeps: list[float]) 
 
 
 def test_backoff_grows_exponentially_with_a_cap(flavor: Flavor, sleeps: list[float]) -> None:
-    from render_sdk.client import _transport
+    from render_sdk.client import _request_core
 
-    delays = [_transport.backoff(attempt) for attempt in range(12)]
-    assert all(0 < delay <= _transport.MAX_DELAY for delay in delays)
-    assert delays[-1] >= 0.75 * _transport.MAX_DELAY
+    delays = [_request_core.backoff(attempt) for attempt in range(12)]
+    assert all(0 < delay <= _request_core.MAX_DELAY for delay in delays)
+    assert delays[-1] >= 0.75 * _request_core.MAX_DELAY
+    assert _request_core.backoff(10_000) <= _request_core.MAX_DELAY  # no overflow after a long outage
 
 
 def test_retry_after_seconds_is_honoured(flavor: Flavor, sleeps: list[float]) -> None:
@@ -100,40 +102,72 @@ def test_retry_after_http_date_is_honoured(flavor: Flavor, sleeps: list[float]) 
     assert len(sleeps) == 1 and 3 < sleeps[0] <= 5
 
 
-# ---- run_task: never create a duplicate run ------------------------------------------------------------
+# ---- run_task: retried like any request, never creating a second run -----------------------------------
+
+
+def sent_key(request: httpx.Request) -> str:
+    key: str = json.loads(request.content)["idempotencyKey"]
+    return key
 
 
 @pytest.mark.parametrize(
     "failure",
-    [httpx.ConnectError, httpx.ConnectTimeout, httpx.Response(429), httpx.Response(503)],
-)
-def test_run_task_retries_when_nothing_was_created(
-    flavor: Flavor, sleeps: list[float], failure: object
-) -> None:
-    seen, handler = sequence(failure, httpx.Response(202, json=task_run()))  # type: ignore[arg-type]
-    started = flavor.run(flavor.client(handler).workflows.run_task("wf/t", [1]))
-    assert started.id == "trn-1" and len(seen) == 2
-
-
-@pytest.mark.parametrize(
-    ("failure", "error"),
     [
-        (httpx.ReadTimeout, errors.TimeoutError),
-        (httpx.ReadError, errors.ServerError),
-        (httpx.RemoteProtocolError, errors.ServerError),
-        (httpx.Response(500), errors.ServerError),
-        (httpx.Response(502), errors.ServerError),
-        (httpx.Response(504), errors.ServerError),
-        (httpx.Response(408), errors.ClientError),
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        httpx.ReadTimeout,
+        httpx.ReadError,
+        httpx.RemoteProtocolError,
+        httpx.Response(429),
+        httpx.Response(500),
+        httpx.Response(502),
+        httpx.Response(503),
+        httpx.Response(504),
+        httpx.Response(408),
     ],
 )
-def test_run_task_does_not_retry_when_a_run_may_exist(
-    flavor: Flavor, sleeps: list[float], failure: object, error: type[errors.RenderError]
+def test_run_task_retries_every_transient_failure_with_the_same_key(
+    flavor: Flavor, sleeps: list[float], failure: object
 ) -> None:
-    seen, handler = sequence(failure, httpx.Response(202, json=task_run()))  # type: ignore[arg-type]
-    with pytest.raises(error):
+    seen, handler = sequence(failure, failure, httpx.Response(202, json=task_run()))  # type: ignore[arg-type]
+    started = flavor.run(flavor.client(handler).workflows.run_task("wf/t", [1]))
+    assert started.id == "trn-1" and len(seen) == 3 and len(sleeps) == 2
+    keys = {sent_key(request) for request in seen}
+    assert len(keys) == 1 and len(keys.pop()) >= 16
+
+
+def test_each_run_task_call_makes_its_own_key(flavor: Flavor) -> None:
+    seen, handler = sequence(httpx.Response(202, json=task_run()))
+    workflows = flavor.client(handler).workflows
+    flavor.run(workflows.run_task("wf/t", [1]))
+    flavor.run(workflows.start_task("wf/t", [1]))
+    assert sent_key(seen[0]) != sent_key(seen[1])
+
+
+def test_a_given_idempotency_key_is_sent_as_it_is(flavor: Flavor) -> None:
+    seen, handler = sequence(httpx.Response(202, json=task_run()))
+    workflows = flavor.client(handler).workflows
+    flavor.run(workflows.run_task("wf/t", [1], idempotency_key="order-42"))
+    flavor.run(workflows.start_task("wf/t", {"a": 1}, idempotency_key="k" * 255))
+    assert [sent_key(request) for request in seen] == ["order-42", "k" * 255]
+    assert json.loads(seen[1].content) == {"task": "wf/t", "input": {"a": 1}, "idempotencyKey": "k" * 255}
+
+
+@pytest.mark.parametrize(("key", "error"), [("", ValueError), ("k" * 256, ValueError), (42, TypeError)])
+def test_a_malformed_idempotency_key_is_refused_before_any_request(
+    flavor: Flavor, key: object, error: type[Exception]
+) -> None:
+    seen, handler = sequence(httpx.Response(202, json=task_run()))
+    with pytest.raises(error, match="idempotency_key"):
+        flavor.run(flavor.client(handler).workflows.run_task("wf/t", [1], idempotency_key=key))
+    assert seen == []
+
+
+def test_run_task_does_not_retry_a_definite_refusal(flavor: Flavor, sleeps: list[float]) -> None:
+    seen, handler = sequence(httpx.Response(400, json={"message": "bad input", "code": "invalid_input"}))
+    with pytest.raises(errors.BadRequestError) as raised:
         flavor.run(flavor.client(handler).workflows.run_task("wf/t", [1]))
-    assert len(seen) == 1 and sleeps == []
+    assert len(seen) == 1 and sleeps == [] and raised.value.code == "invalid_input"
 
 
 def test_every_request_has_explicit_timeouts(flavor: Flavor) -> None:

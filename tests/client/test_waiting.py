@@ -36,6 +36,11 @@ class FakeApi:
         if path == "/v1/task-runs/events":
             answer = self.events.pop(0) if len(self.events) > 1 else self.events[0]
             return answer(request)
+        if path == "/v1/task-runs":  # the event hub's batched re-check
+            roots = request.url.params.get_list("rootTaskRunId")
+            return httpx.Response(
+                200, json=[{"taskRun": task_run(run_id, self.statuses[run_id])} for run_id in roots]
+            )
         if request.method == "DELETE":
             self.statuses[path.rsplit("/", 1)[1]] = "canceled"
             return httpx.Response(204)
@@ -45,7 +50,9 @@ class FakeApi:
     def of(self, kind: str) -> list[httpx.Request]:
         if kind == "events":
             return [r for r in self.requests if r.url.path.endswith("/events")]
-        return [r for r in self.requests if r.method == "GET" and not r.url.path.endswith("/events")]
+        if kind == "list":
+            return [r for r in self.requests if r.method == "GET" and r.url.path == "/v1/task-runs"]
+        return [r for r in self.requests if r.method == "GET" and r.url.path.startswith("/v1/task-runs/trn-")]
 
 
 def events_for(*frames: Callable[[list[str]], bytes], hold: bool = True) -> EventsAnswer:
@@ -292,10 +299,14 @@ def test_falls_back_to_polling(flavor: Flavor, sleeps: list[float], unavailable:
     ("status", "error"), [(401, errors.AuthenticationError), (403, errors.PermissionDeniedError)]
 )
 def test_stream_auth_errors_reach_the_caller(flavor: Flavor, status: int, error: type[Exception]) -> None:
-    api = FakeApi(lambda request: httpx.Response(status, json={"message": "no"}))
-    _, started = start(flavor, api)
-    with pytest.raises(error):
+    api = FakeApi(lambda request: httpx.Response(status, json={"message": "no", "code": "key_revoked"}))
+    render, started = start(flavor, api)
+    with pytest.raises(error) as raised:
         flavor.wait(started)
+    assert raised.value.code == "key_revoked"  # type: ignore[attr-defined]
+    with pytest.raises(error) as raised:
+        flavor.collect(render.workflows.task_run_events([started.id]))
+    assert raised.value.code == "key_revoked"  # type: ignore[attr-defined]
 
 
 def test_stream_server_errors_are_retried(flavor: Flavor, sleeps: list[float]) -> None:

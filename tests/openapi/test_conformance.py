@@ -66,6 +66,10 @@ OPERATION_IDS = {
     "getTaskRun",
     "cancelTaskRun",
 }
+# What Render's API gained after the reference document was taken (issue 10: the issue describes today's
+# Render, and wins): listed here so that every other difference still fails.
+NEWER_THAN_REFERENCE = frozenset({"POST /task-runs request body.idempotencyKey: property not in reference"})
+
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 # Schema keywords compared by plain equality. Anything not listed here and not handled by a
@@ -456,7 +460,7 @@ def report(diffs: list[str]) -> str:
 
 
 def test_spec_matches_reference(reference: Spec, ours: Spec) -> None:
-    diffs = compare_specs(reference, ours)
+    diffs = [diff for diff in compare_specs(reference, ours) if diff not in NEWER_THAN_REFERENCE]
     assert not diffs, report(diffs)
 
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 if TYPE_CHECKING:
     from ..models.task_data_type_1 import TaskDataType1
 
@@ -23,10 +25,13 @@ class RunTask:
             runs.
         input_ (list[Any] | TaskDataType1): Arguments for a task, either positional (a JSON array) or named (a JSON
             object).
+        idempotency_key (str | Unset): A client-chosen key. A request repeated with the same key within 24 hours returns
+            the run the first one started (the repeated input is ignored). Keys are scoped to a workflow.
     """
 
     task: str
     input_: list[Any] | TaskDataType1
+    idempotency_key: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -39,6 +44,8 @@ class RunTask:
         else:
             input_ = self.input_.to_dict()
 
+        idempotency_key = self.idempotency_key
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -47,6 +54,8 @@ class RunTask:
                 "input": input_,
             }
         )
+        if idempotency_key is not UNSET:
+            field_dict["idempotencyKey"] = idempotency_key
 
         return field_dict
 
@@ -74,9 +83,12 @@ class RunTask:
 
         input_ = _parse_input_(d.pop("input"))
 
+        idempotency_key = d.pop("idempotencyKey", UNSET)
+
         run_task = cls(
             task=task,
             input_=input_,
+            idempotency_key=idempotency_key,
         )
 
         run_task.additional_properties = d

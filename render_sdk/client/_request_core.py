@@ -1,43 +1,51 @@
-"""The I/O-free half of talking HTTP: headers, status-to-exception mapping and retry decisions.
+"""The I/O-free core of every REST request: how it is built, what its answer means, whether to retry.
 
-The async and sync clients call these around their own ``send``; the only thing they differ in is how they
-wait (``asyncio.sleep`` or ``time.sleep``) and how they read bytes.
+:func:`exchange` is a request's whole life as a plan: it yields :class:`Send` (send these request arguments
+and give me the answer or the httpx exception) and :class:`Pause` (sleep this long), and returns the parsed
+result or raises the mapped :class:`~render_sdk.client.errors.RenderError`. The async and sync clients only
+carry out the steps (``await http.send`` or ``http.send``, ``asyncio.sleep`` or ``time.sleep``), in the way
+httpx's own ``Auth.auth_flow`` generators serve both of its clients.
+
+Status codes become exceptions through :func:`render_sdk.client.errors.error_from_answer` (the SDK's only
+table) and an error is retried exactly when :func:`render_sdk.client.errors.is_transient` says so.
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import random
 import time
 from collections.abc import Generator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 
 from render_sdk._version import user_agent
 from render_sdk.client._config import ClientConfig
 from render_sdk.client._operations import Operation
-from render_sdk.client.errors import (
-    RenderError,
-    ServerError,
-    TimeoutError,
-    error_from_answer,
-)
+from render_sdk.client.errors import RenderError, ServerError, TimeoutError, error_from_answer, is_transient
 from render_sdk.client.types import ResponseFormatError
 
 __all__ = [
+    "HTTPX_ERRORS",
+    "MAX_DELAY",
     "BearerAuth",
+    "Pause",
+    "Send",
     "backoff",
     "client_kwargs",
     "error_from_response",
     "error_from_transport",
-    "parse_success",
-    "request_args",
-    "retry_after",
-    "retry_delay",
+    "exchange",
+    "stream_client_kwargs",
     "stream_timeout",
 ]
+
+logger = logging.getLogger("render_sdk.client")
+Result = TypeVar("Result")
 
 #: Backoff: the first retry waits about INITIAL_DELAY seconds, doubling up to MAX_DELAY.
 INITIAL_DELAY = 0.5
@@ -45,9 +53,18 @@ MAX_DELAY = 30.0
 #: A Retry-After longer than this is not waited out: the error goes to the caller with ``retry_after`` set.
 MAX_RETRY_AFTER = 60.0
 
-_RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-# Answers that prove POST /task-runs created nothing: throttled before or refused by an unavailable service.
-_NOT_CREATED_STATUS = frozenset({429, 503})
+#: Every exception httpx raises. ``InvalidURL`` and ``StreamError`` are not ``httpx.HTTPError``s; none of
+#: these may reach a caller unwrapped.
+HTTPX_ERRORS: tuple[type[Exception], ...] = (
+    httpx.HTTPError,
+    httpx.InvalidURL,
+    httpx.StreamError,
+    httpx.CookieConflict,
+)
+
+#: Connections per client for requests. Many concurrent requests share them; more only adds work: httpcore
+#: matches every waiting request against every connection.
+CONNECTION_POOL_SIZE = 20
 
 
 class BearerAuth(httpx.Auth):
@@ -64,11 +81,6 @@ class BearerAuth(httpx.Auth):
         return "BearerAuth(<hidden>)"
 
 
-#: Connections per client. Many concurrent requests share them; more only adds work: httpcore matches every
-#: waiting request against every connection.
-CONNECTION_POOL_SIZE = 20
-
-
 def client_kwargs(config: ClientConfig) -> dict[str, Any]:
     """Keyword arguments for ``httpx.Client``/``httpx.AsyncClient``: base URL, auth, headers, timeouts."""
     timeouts = config.timeouts
@@ -83,6 +95,19 @@ def client_kwargs(config: ClientConfig) -> dict[str, Any]:
         "limits": httpx.Limits(
             max_connections=CONNECTION_POOL_SIZE, max_keepalive_connections=CONNECTION_POOL_SIZE
         ),
+    }
+
+
+def stream_client_kwargs(config: ClientConfig) -> dict[str, Any]:
+    """Like :func:`client_kwargs`, for the client that holds the shared event streams open.
+
+    Each stream holds a connection for as long as it lasts, and many waits need several streams (see
+    :func:`render_sdk.client._operations.split_for_streams`), so they get a pool of their own without a
+    size limit: a long wait never takes a connection that requests need, and streams never queue.
+    """
+    return {
+        **client_kwargs(config),
+        "limits": httpx.Limits(max_connections=None, max_keepalive_connections=0),
     }
 
 
@@ -112,12 +137,17 @@ def error_from_response(label: str, response: httpx.Response) -> RenderError:
         response.status_code,
         response.content,
         reason=response.reason_phrase,
-        retry_after=retry_after(response) if response.status_code == 429 else None,
+        retry_after=retry_after(response),
     )
 
 
-def error_from_transport(label: str, exc: httpx.HTTPError) -> RenderError:
-    """The exception for a request that got no (complete) HTTP answer."""
+def error_from_transport(label: str, exc: Exception) -> RenderError:
+    """The exception for a request that got no (complete) HTTP answer, from any of :data:`HTTPX_ERRORS`.
+
+    Timeouts and failed connections are transient (a :class:`TimeoutError` or :class:`ServerError`); a
+    request that cannot be sent at all (a URL too long, an unsupported scheme) is a plain
+    :class:`RenderError`, which is not retried.
+    """
     if isinstance(exc, httpx.TimeoutException):
         return TimeoutError(f"{label} timed out ({type(exc).__name__})")
     if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError)):
@@ -125,7 +155,7 @@ def error_from_transport(label: str, exc: httpx.HTTPError) -> RenderError:
     return RenderError(f"{label} failed: {type(exc).__name__}: {exc}")
 
 
-def parse_success(operation: Operation[Any], response: httpx.Response) -> Any:
+def parse_success(operation: Operation[Result], response: httpx.Response) -> Result:
     """Decode a 2xx body and run the operation's parser; a malformed body is a RenderError, not a crash."""
     if not response.content:
         data = None
@@ -166,45 +196,68 @@ def retry_after(response: httpx.Response) -> float | None:
 
 def backoff(attempt: int) -> float:
     """Capped exponential backoff with jitter for retry number ``attempt`` (0-based)."""
-    delay: float = min(MAX_DELAY, INITIAL_DELAY * 2**attempt)
+    delay: float = min(MAX_DELAY, INITIAL_DELAY * 2 ** min(attempt, 32))
     # Jitter spreads the retries of many clients that failed at the same moment.
     return delay * (0.75 + random.random() * 0.25)
 
 
-def retry_delay(
-    operation: Operation[Any],
-    attempt: int,
-    error: RenderError,
-    cause: BaseException | None,
-    max_retries: int,
-    hint: float | None = None,
-) -> float | None:
-    """Seconds to wait before retrying ``operation`` after ``error``, or None to give up and raise it.
+def retry_delay(attempt: int, error: RenderError, max_retries: int, hint: float | None) -> float | None:
+    """Seconds to wait before retrying after ``error``, or None to give up and raise it.
+
+    Every request is safe to repeat: reads and cancels by nature, starting a run because it carries an
+    idempotency key (a repeated start returns the run the first one started).
 
     Args:
-        operation: The request that failed.
         attempt: How many retries were already made.
         error: The mapped error.
-        cause: The httpx exception when there was no HTTP answer, else None.
         max_retries: The client's retry budget.
         hint: The answer's ``Retry-After`` in seconds, if it had one.
-
-    A request that creates a run is retried only when it provably created nothing: the connection never
-    carried it, or the API answered 429 or 503.
     """
-    if attempt >= max_retries:
-        return None
-    status = error.status_code
-    if status is not None:
-        retryable = status in (_NOT_CREATED_STATUS if operation.creates_run else _RETRYABLE_STATUS)
-    elif operation.creates_run:
-        retryable = isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-    else:
-        retryable = isinstance(cause, httpx.TransportError) and not isinstance(
-            cause, (httpx.UnsupportedProtocol, httpx.ProxyError)
-        )
-    if not retryable:
+    if attempt >= max_retries or not is_transient(error):
         return None
     if hint is not None:
         return hint if hint <= MAX_RETRY_AFTER else None
     return backoff(attempt)
+
+
+@dataclass(frozen=True)
+class Send:
+    """Step of a plan: send a request built from ``args``; answer with the response or the httpx exception."""
+
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Step of a plan: sleep ``seconds``, then resume the plan with None."""
+
+    seconds: float
+
+
+def exchange(operation: Operation[Result], max_retries: int) -> Generator[Send | Pause, Any, Result]:
+    """The plan of one request with its retries (see the module docstring).
+
+    After a :class:`Send` the client resumes the plan with the read response, or with the exception (one of
+    :data:`HTTPX_ERRORS`) that sending raised.
+
+    Raises:
+        RenderError: The mapped error of the last answer, once it is not worth retrying.
+    """
+    args = request_args(operation)
+    attempt = 0
+    while True:
+        answer = yield Send(args)
+        if isinstance(answer, httpx.Response):
+            if answer.is_success:
+                return parse_success(operation, answer)
+            cause: Exception | None = None
+            error = error_from_response(operation.label, answer)
+            hint = retry_after(answer)
+        else:
+            cause, error, hint = answer, error_from_transport(operation.label, answer), None
+        delay = retry_delay(attempt, error, max_retries, hint)
+        if delay is None:
+            raise error from cause
+        logger.info("retrying %s in %.2f s after: %s", operation.label, delay, error)
+        yield Pause(delay)
+        attempt += 1
