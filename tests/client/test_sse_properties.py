@@ -18,7 +18,9 @@ from httpx_sse import connect_sse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from render_sdk.client._waiting import TERMINAL_EVENTS, parse_event, parse_event_or_skip
+from render_sdk.client._config import Timeouts, resolve_config
+from render_sdk.client._stream_cursor import StreamCursor
+from render_sdk.client._waiting import TERMINAL_EVENTS, parse_event
 from render_sdk.client.types import ResponseFormatError
 
 PROPERTY = settings(
@@ -104,7 +106,10 @@ def test_events_come_out_in_order_however_chunked(
 )
 def test_any_task_event_data_is_parsed_or_skipped(data: str, name: str) -> None:
     (sse,) = read_stream(f"event: {name}\ndata: {data}\n\n".encode(), [])
+    config = resolve_config(None, "http://127.0.0.1:8120", max_retries=0, timeouts=Timeouts(), poll_interval=1)
+    cursor = StreamCursor(config, ["trn-x"])
     try:
         parse_event(sse)
     except ResponseFormatError:
-        assert parse_event_or_skip(sse) is None  # skipped, with a warning
+        assert cursor.read(sse) is None  # skipped, with a warning, and the cursor knows it missed one
+        assert cursor.missed_event
