@@ -106,7 +106,7 @@ def test_events_come_out_in_order_however_chunked(
 )
 def test_any_task_event_data_is_parsed_or_skipped(data: str, name: str) -> None:
     (sse,) = read_stream(f"event: {name}\ndata: {data}\n\n".encode(), [])
-    config = resolve_config(None, "http://127.0.0.1:8120", max_retries=0, timeouts=Timeouts(), poll_interval=1)
+    config = resolve_config(None, "http://127.0.0.1", max_retries=0, timeouts=Timeouts(), poll_interval=1)
     cursor = StreamCursor(config, ["trn-x"])
     try:
         parse_event(sse)
