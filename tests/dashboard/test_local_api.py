@@ -140,7 +140,8 @@ def test_tasks_carry_their_definition(local: Local) -> None:
         assert greet["plan"] == "starter"
     fan_out = listed["fan_out"]
     assert fan_out["parameters"] == []
-    assert "timeoutSeconds" not in fan_out and "plan" not in fan_out
+    # Registered with no options: the runtime applies its default timeout (300 s) and no plan.
+    assert fan_out["timeoutSeconds"] == 300 and "plan" not in fan_out
 
 
 def test_runs_filter_by_status_and_to_top_level_runs(local: Local) -> None:
@@ -192,7 +193,7 @@ def test_the_dashboard_is_served_at_the_root_and_allowed_nothing_else(local: Loc
     assert script.headers["content-security-policy"] == policy
     missing = local.client.get("/assets/nothing.js")
     assert missing.status_code == 404
-    assert set(missing.json()) == {"id", "message"}
+    assert set(missing.json()) == {"id", "message", "code"}
 
 
 def test_responses_fit_the_documented_extensions(local: Local) -> None:

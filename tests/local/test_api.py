@@ -73,7 +73,7 @@ def read_events(
 def assert_error(response: httpx.Response, status: int, words: str) -> None:
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"id", "message"}
+    assert set(body) == {"id", "message", "code"}
     assert words in body["message"]
 
 

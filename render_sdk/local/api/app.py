@@ -400,11 +400,11 @@ def _limit(request: Request, default: int = DEFAULT_LIMIT, maximum: int = MAX_LI
     return min(limit, maximum)  # as Render does: a larger limit gets the largest page
 
 
-def _allowed_methods(routes: Sequence[Route], path: str) -> str:
+def _allowed_methods(routes: Sequence[BaseRoute], path: str) -> str:
     """Every method some route serves on ``path`` (starlette's 405 names only the first route's)."""
     methods: set[str] = set()
     for route in routes:
-        if route.path_regex.match(path) and route.methods:
+        if isinstance(route, Route) and route.path_regex.match(path) and route.methods:
             methods |= route.methods
     return ", ".join(sorted(methods))
 

@@ -1,5 +1,7 @@
-"""The error every REST handler raises, answered as Render does with an ``{"id", "message"}`` JSON body; and
-the one JSON response class of the API, which encodes strict JSON (no NaN or Infinity)."""
+"""The error every REST handler raises, answered as Render does with an ``{"id", "message"}`` JSON body
+(plus a machine-readable ``code``, an extension documented in ``openapi/local-runtime.yaml`` that Render SDK
+1.x clients expose as ``error.code``); and the one JSON response class of the API, which encodes strict JSON
+(no NaN or Infinity)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from starlette.responses import JSONResponse
 from render_sdk._protocol.strict_json import dumps
 from render_sdk.local.engine.errors import Conflict, EngineError, InvalidInput, NotFound
 
-__all__ = ["ApiError", "StrictJSONResponse", "error_response", "from_engine"]
+__all__ = ["ERROR_CODES", "ApiError", "StrictJSONResponse", "error_response", "from_engine"]
 
 
 class StrictJSONResponse(JSONResponse):
@@ -22,10 +24,24 @@ class StrictJSONResponse(JSONResponse):
         return dumps(content).encode("utf-8")
 
 
+ERROR_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    503: "unavailable",
+}
+"""The ``code`` of each error status the local runtime answers; anything else is ``internal_error``."""
+
+
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> StrictJSONResponse:
-    """The JSON error body Render sends."""
-    body = Error(id=f"err-{uuid.uuid4().hex[:20]}", message=message).to_dict()
-    return StrictJSONResponse(body, status_code=status, headers=headers)
+    """The JSON error body Render sends, with the local runtime's ``code``."""
+    error = Error(id=f"err-{uuid.uuid4().hex[:20]}", message=message)
+    error.additional_properties["code"] = ERROR_CODES.get(status, "internal_error")
+    return StrictJSONResponse(error.to_dict(), status_code=status, headers=headers)
 
 
 class ApiError(Exception):
