@@ -64,17 +64,7 @@ def task_model(task: TaskRecord) -> Task:
 
 def task_run_model(run: RunRecord, attempts: list[AttemptRecord]) -> TaskRun:
     """A run as returned by create and list."""
-    model = TaskRun(
-        id=run.id,
-        task_id=run.task_id,
-        status=TaskRunStatus(run.status),
-        parent_task_run_id=run.parent_id or "",
-        root_task_run_id=run.root_id,
-        retries=_retries(attempts),
-        attempts=[_attempt(attempt) for attempt in attempts],
-        started_at=run.started_at or UNSET,
-        completed_at=run.completed_at or UNSET,
-    )
+    model = TaskRun(**_run_fields(run, attempts), attempts=[_attempt(attempt) for attempt in attempts])
     model.additional_properties.update(_run_extensions(run))
     return model
 
@@ -82,21 +72,28 @@ def task_run_model(run: RunRecord, attempts: list[AttemptRecord]) -> TaskRun:
 def task_run_details_model(run: RunRecord, attempts: list[AttemptRecord]) -> TaskRunDetails:
     """A run with its input, results and attempts' outcomes: the get response and the SSE payload."""
     model = TaskRunDetails(
-        id=run.id,
-        task_id=run.task_id,
-        status=TaskRunStatus(run.status),
+        **_run_fields(run, attempts),
         results=run.results if run.results is not None else [],
         input_=_task_data(run.input),
-        parent_task_run_id=run.parent_id or "",
-        root_task_run_id=run.root_id,
-        retries=_retries(attempts),
         attempts=[_attempt_details(attempt, run.results) for attempt in attempts],
         error=run.error if run.error is not None else UNSET,
-        started_at=run.started_at or UNSET,
-        completed_at=run.completed_at or UNSET,
     )
     model.additional_properties.update(_run_extensions(run))
     return model
+
+
+def _run_fields(run: RunRecord, attempts: list[AttemptRecord]) -> dict[str, Any]:
+    """The fields a list item and a run's details share."""
+    return {
+        "id": run.id,
+        "task_id": run.task_id,
+        "status": TaskRunStatus(run.status),
+        "parent_task_run_id": run.parent_id or "",
+        "root_task_run_id": run.root_id,
+        "retries": _retries(attempts),
+        "started_at": run.started_at or UNSET,
+        "completed_at": run.completed_at or UNSET,
+    }
 
 
 def workflow_model(workflow: WorkflowRecord) -> Workflow:
