@@ -8,8 +8,9 @@ nor the generated models.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from render_sdk._lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from render_sdk.client._async_client import AwaitableTaskRun, Render, RenderAsync, WorkflowsService
@@ -90,15 +91,6 @@ _HOMES = {
     "TaskRunStatus": "types",
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'render_sdk.client' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"render_sdk.client.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: f"render_sdk.client.{home}" for name, home in _HOMES.items()}, globals()
+)

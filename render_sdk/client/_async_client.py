@@ -16,20 +16,19 @@ from httpx_sse import aconnect_sse
 from render_sdk.client import _operations as ops
 from render_sdk.client import _request_core as core
 from render_sdk.client._async_events import EventHub, Sleep
-from render_sdk.client._config import Timeouts, resolve_config
+from render_sdk.client._client_base import ClientBase, ServiceBase, StartedRunBase
 from render_sdk.client._stream_cursor import StreamCursor
-from render_sdk.client._waiting import STREAM_ERRORS, Finished, ServerTraits, ended_by_terminal, outcome
+from render_sdk.client._waiting import STREAM_ERRORS, Finished, ended_by_terminal, outcome
 from render_sdk.client.errors import RenderError, TimeoutError, is_transient
 from render_sdk.client.types import (
     ListTaskRunsParams,
     ListTasksParams,
     Page,
     Task,
+    TaskInput,
     TaskRun,
     TaskRunDetails,
     TaskRunEvent,
-    TaskRunStatus,
-    is_terminal,
 )
 
 if TYPE_CHECKING:
@@ -56,7 +55,7 @@ class _LoopState:
     slots: asyncio.Semaphore
 
 
-class Render:
+class Render(ClientBase[httpx.AsyncBaseTransport]):
     """Asynchronous client for Render's API: ``await render.workflows.run_task(...)``.
 
     Args:
@@ -72,34 +71,13 @@ class Render:
         ValueError: No API key for Render's cloud, or an unusable setting.
     """
 
-    def __init__(
-        self,
-        token: str | None = None,
-        base_url: str | None = None,
-        *,
-        max_retries: int = 3,
-        timeouts: Timeouts | None = None,
-        poll_interval: float = 2.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._config = resolve_config(
-            token,
-            base_url,
-            max_retries=max_retries,
-            timeouts=timeouts or Timeouts(),
-            poll_interval=poll_interval,
-        )
+    def _open(self, transport: httpx.AsyncBaseTransport | None) -> None:
+        # Connections are opened per event loop, on first use (see _loop_state).
         self._transport = transport
         self._state: _LoopState | None = None
-        self._traits = ServerTraits()
         #: Every pause (retry backoff, reconnect backoff, polling) goes through here; tests replace it.
         self._sleep: Sleep = asyncio.sleep
         self.workflows = WorkflowsService(self)
-
-    @property
-    def base_url(self) -> str:
-        """The API location, without ``/v1``."""
-        return self._config.base_url
 
     @property
     def api_client(self) -> ApiClient:
@@ -108,14 +86,9 @@ class Render:
         Use it with the generated ``api.workflows_beta`` functions for workflows and workflow versions. It
         must be used on the event loop that asked for it.
         """
-        from render_sdk_public_api import Client as ApiClient
-
-        client = ApiClient(base_url=self._config.api_root)
+        client = self._new_api_client()
         client.set_async_httpx_client(self._loop_state().http)
         return client
-
-    def __repr__(self) -> str:
-        return f"Render(base_url={self._config.base_url!r})"
 
     async def aclose(self) -> None:
         """Close the connections; pending waits fail."""
@@ -148,24 +121,22 @@ class Render:
         return self._state
 
     async def _request(self, operation: ops.Operation[Result], max_retries: int | None = None) -> Result:
-        """Carry out the plan of :func:`render_sdk.client._request_core.exchange`."""
+        """Carry out the steps of :class:`render_sdk.client._request_core.RequestPlan`."""
+        plan = core.RequestPlan(operation, self._config.retries(max_retries))
+        for step in plan:
+            if isinstance(step, core.Pause):
+                await self._sleep(step.seconds)
+            else:
+                plan.answer(await self._send(step))
+        return plan.result
+
+    async def _send(self, step: core.Send) -> httpx.Response | Exception:
         state = self._loop_state()
-        plan = core.exchange(operation, self._config.max_retries if max_retries is None else max_retries)
-        answer: Any = None
         try:
-            while True:
-                step = plan.send(answer)
-                if isinstance(step, core.Pause):
-                    answer = await self._sleep(step.seconds)
-                    continue
-                try:
-                    async with state.slots:
-                        answer = await state.http.send(state.http.build_request(**step.args))
-                except core.HTTPX_ERRORS as exc:
-                    answer = exc
-        except StopIteration as stop:
-            result: Result = stop.value
-            return result
+            async with state.slots:
+                return await state.http.send(state.http.build_request(**step.args))
+        except core.HTTPX_ERRORS as exc:
+            return exc
 
 
 async def _close_when_loop_ends(*clients: httpx.AsyncClient) -> AsyncGenerator[None, None]:
@@ -190,21 +161,11 @@ def _closed_with_loop(*clients: httpx.AsyncClient) -> AsyncGenerator[None, None]
     return closer
 
 
-class WorkflowsService:
+class WorkflowsService(ServiceBase[Render]):
     """Task runs and tasks: ``render.workflows``."""
 
-    def __init__(self, render: Render) -> None:
-        self._render = render
-
-    def __repr__(self) -> str:
-        return f"WorkflowsService({self._render!r})"
-
     async def run_task(
-        self,
-        task_identifier: str,
-        input_data: list[Any] | tuple[Any, ...] | dict[str, Any],
-        *,
-        idempotency_key: str | None = None,
+        self, task_identifier: str, input_data: TaskInput, *, idempotency_key: str | None = None
     ) -> AwaitableTaskRun:
         """Start a run of ``task_identifier`` (``"workflow-slug/task-name"``) with ``input_data``.
 
@@ -226,11 +187,7 @@ class WorkflowsService:
         return AwaitableTaskRun(self, await self._render._request(operation))
 
     async def start_task(
-        self,
-        task_identifier: str,
-        input_data: list[Any] | tuple[Any, ...] | dict[str, Any],
-        *,
-        idempotency_key: str | None = None,
+        self, task_identifier: str, input_data: TaskInput, *, idempotency_key: str | None = None
     ) -> AwaitableTaskRun:
         """The render 1.x name of :meth:`run_task`: start a run and return it, awaitable, at once."""
         return await self.run_task(task_identifier, input_data, idempotency_key=idempotency_key)
@@ -345,29 +302,13 @@ class WorkflowsService:
         return await self._render._loop_state().hub.wait(task_run_id)
 
 
-class AwaitableTaskRun:
+class AwaitableTaskRun(StartedRunBase[WorkflowsService]):
     """A started run: ``id`` and ``status`` at once, ``await run`` for the finished run's details.
 
     Awaiting returns :class:`TaskRunDetails` when the run succeeded (``completed`` or ``succeeded``), and
     raises :class:`TaskRunError` when it failed or :class:`TaskRunCanceledError` when it was canceled.
     Awaiting again returns the same outcome without another request.
     """
-
-    def __init__(self, workflows: WorkflowsService, task_run: TaskRun) -> None:
-        self._workflows = workflows
-        self.task_run = task_run
-        self._status: TaskRunStatus | str = task_run.status
-        self._finished: Finished | None = None
-
-    @property
-    def id(self) -> str:
-        """The run's id (``trn-...``)."""
-        return self.task_run.id
-
-    @property
-    def status(self) -> TaskRunStatus | str:
-        """The latest status this object has seen (from the start, a refresh or the finish)."""
-        return self._status
 
     def __await__(self) -> Generator[Any, None, TaskRunDetails]:
         return self.wait().__await__()
@@ -379,25 +320,19 @@ class AwaitableTaskRun:
             TaskRunError: The run failed (``TaskRunCanceledError`` if it was canceled).
             TimeoutError: ``timeout`` seconds passed first; the run goes on.
         """
-        if self._finished is None:
-            # A run that was already over when it started needs no stream: one GET has everything.
-            finished = await self._workflows._finished(self.id, timeout, look_first=is_terminal(self._status))
-            self._finished = finished
-            self._status = finished[0].status
-        return outcome(*self._finished)
+        if self._finished is not None:
+            return outcome(*self._finished)
+        return self._settle(
+            await self._workflows._finished(self.id, timeout, look_first=self._over_when_started)
+        )
 
     async def refresh(self) -> TaskRunDetails:
         """Fetch the run's current details (never raises for a failed run) and update ``status``."""
-        details = await self._workflows.get_task_run(self.id)
-        self._status = details.status
-        return details
+        return self._refreshed(await self._workflows.get_task_run(self.id))
 
     async def cancel(self) -> None:
         """Ask the API to cancel this run; awaiting it then raises TaskRunCanceledError."""
         await self._workflows.cancel_task_run(self.id)
-
-    def __repr__(self) -> str:
-        return f"AwaitableTaskRun(id={self.id!r}, status={str(self._status)!r})"
 
 
 RenderAsync = Render

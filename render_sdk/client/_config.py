@@ -53,6 +53,10 @@ class ClientConfig:
     timeouts: Timeouts = field(default_factory=Timeouts)
     poll_interval: float = 2.0
 
+    def retries(self, override: int | None = None) -> int:
+        """How many retries one request gets: ``override`` when given, else :attr:`max_retries`."""
+        return self.max_retries if override is None else override
+
 
 def resolve_config(
     token: str | None,

@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -34,6 +34,7 @@ __all__ = [
     "MAX_DELAY",
     "BearerAuth",
     "Pause",
+    "RequestPlan",
     "Send",
     "backoff",
     "client_kwargs",
@@ -261,3 +262,32 @@ def exchange(operation: Operation[Result], max_retries: int) -> Generator[Send |
         logger.info("retrying %s in %.2f s after: %s", operation.label, delay, error)
         yield Pause(delay)
         attempt += 1
+
+
+class RequestPlan(Generic[Result]):
+    """:func:`exchange` as an iterator of steps, the way both clients carry it out.
+
+    ``for step in plan:`` sleep for a :class:`Pause`, and for a :class:`Send` hand the response (or the httpx
+    exception) to :meth:`answer`; after the loop, :attr:`result` holds the parsed result. The loop raises the
+    plan's RenderError.
+    """
+
+    def __init__(self, operation: Operation[Result], max_retries: int) -> None:
+        self._steps = exchange(operation, max_retries)
+        self._answer: httpx.Response | Exception | None = None
+        self.result: Result
+
+    def __iter__(self) -> RequestPlan[Result]:
+        return self
+
+    def __next__(self) -> Send | Pause:
+        answer, self._answer = self._answer, None
+        try:
+            return self._steps.send(answer)
+        except StopIteration as stop:
+            self.result = stop.value
+            raise StopIteration from None
+
+    def answer(self, response: httpx.Response | Exception) -> None:
+        """What sending the last :class:`Send` gave: the read response, or one of :data:`HTTPX_ERRORS`."""
+        self._answer = response

@@ -13,20 +13,19 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 from httpx_sse import connect_sse
 
 from render_sdk.client import _operations as ops
 from render_sdk.client import _request_core as core
-from render_sdk.client._config import Timeouts, resolve_config
+from render_sdk.client._client_base import ClientBase, ServiceBase, StartedRunBase
 from render_sdk.client._stream_cursor import StreamCursor
 from render_sdk.client._waiting import (
     STREAM_ERRORS,
     EventsUnavailable,
     Finished,
-    ServerTraits,
     StreamFailure,
     classify_stream_error,
     ended_by_terminal,
@@ -38,11 +37,10 @@ from render_sdk.client.types import (
     ListTasksParams,
     Page,
     Task,
+    TaskInput,
     TaskRun,
     TaskRunDetails,
     TaskRunEvent,
-    TaskRunStatus,
-    is_terminal,
 )
 
 if TYPE_CHECKING:
@@ -55,7 +53,7 @@ Result = TypeVar("Result")
 Item = TypeVar("Item")
 
 
-class RenderSync:
+class RenderSync(ClientBase[httpx.BaseTransport]):
     """Synchronous client for Render's API: ``render.workflows.run_task(...).wait()``.
 
     Takes the same arguments as :class:`Render` (``transport`` is a sync ``httpx.BaseTransport``).
@@ -64,47 +62,20 @@ class RenderSync:
         ValueError: No API key for Render's cloud, or an unusable setting.
     """
 
-    def __init__(
-        self,
-        token: str | None = None,
-        base_url: str | None = None,
-        *,
-        max_retries: int = 3,
-        timeouts: Timeouts | None = None,
-        poll_interval: float = 2.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self._config = resolve_config(
-            token,
-            base_url,
-            max_retries=max_retries,
-            timeouts=timeouts or Timeouts(),
-            poll_interval=poll_interval,
-        )
+    def _open(self, transport: httpx.BaseTransport | None) -> None:
         self._http = httpx.Client(transport=transport, **core.client_kwargs(self._config))
         # A client dropped without close() still closes its sockets rather than leaking them.
         weakref.finalize(self, self._http.close)
-        self._traits = ServerTraits()
         #: Every pause (retry backoff, reconnect backoff, polling) goes through here; tests replace it.
         self._sleep: Callable[[float], object] = time.sleep
         self.workflows = WorkflowsServiceSync(self)
 
     @property
-    def base_url(self) -> str:
-        """The API location, without ``/v1``."""
-        return self._config.base_url
-
-    @property
     def api_client(self) -> ApiClient:
         """The generated low-level client (``render_sdk_public_api``) sharing this client's connections."""
-        from render_sdk_public_api import Client as ApiClient
-
-        client = ApiClient(base_url=self._config.api_root)
+        client = self._new_api_client()
         client.set_httpx_client(self._http)
         return client
-
-    def __repr__(self) -> str:
-        return f"RenderSync(base_url={self._config.base_url!r})"
 
     def close(self) -> None:
         """Close the connections."""
@@ -119,50 +90,31 @@ class RenderSync:
         self.close()
 
     def _request(self, operation: ops.Operation[Result], max_retries: int | None = None) -> Result:
-        """Carry out the plan of :func:`render_sdk.client._request_core.exchange`."""
-        plan = core.exchange(operation, self._config.max_retries if max_retries is None else max_retries)
-        answer: Any = None
-        try:
-            while True:
-                step = plan.send(answer)
-                if isinstance(step, core.Pause):
-                    answer = self._sleep(step.seconds)
-                    continue
-                try:
-                    answer = self._http.send(self._http.build_request(**step.args))
-                except core.HTTPX_ERRORS as exc:
-                    answer = exc
-        except StopIteration as stop:
-            result: Result = stop.value
-            return result
+        """Carry out the steps of :class:`render_sdk.client._request_core.RequestPlan`, blocking."""
+        plan = core.RequestPlan(operation, self._config.retries(max_retries))
+        for step in plan:
+            if isinstance(step, core.Pause):
+                self._sleep(step.seconds)
+                continue
+            try:
+                plan.answer(self._http.send(self._http.build_request(**step.args)))
+            except core.HTTPX_ERRORS as exc:
+                plan.answer(exc)
+        return plan.result
 
 
-class WorkflowsServiceSync:
+class WorkflowsServiceSync(ServiceBase[RenderSync]):
     """Task runs and tasks, blocking: ``render.workflows`` of a :class:`RenderSync`."""
 
-    def __init__(self, render: RenderSync) -> None:
-        self._render = render
-
-    def __repr__(self) -> str:
-        return f"WorkflowsServiceSync({self._render!r})"
-
     def run_task(
-        self,
-        task_identifier: str,
-        input_data: list[Any] | tuple[Any, ...] | dict[str, Any],
-        *,
-        idempotency_key: str | None = None,
+        self, task_identifier: str, input_data: TaskInput, *, idempotency_key: str | None = None
     ) -> SyncTaskRun:
         """Start a run; call ``.wait()`` on the result to block until it finishes (see ``Render``)."""
         operation = ops.create_task_run(task_identifier, input_data, idempotency_key)
         return SyncTaskRun(self, self._render._request(operation))
 
     def start_task(
-        self,
-        task_identifier: str,
-        input_data: list[Any] | tuple[Any, ...] | dict[str, Any],
-        *,
-        idempotency_key: str | None = None,
+        self, task_identifier: str, input_data: TaskInput, *, idempotency_key: str | None = None
     ) -> SyncTaskRun:
         """The render 1.x name of :meth:`run_task`."""
         return self.run_task(task_identifier, input_data, idempotency_key=idempotency_key)
@@ -306,28 +258,12 @@ class WorkflowsServiceSync:
         return (details, None) if ended_by_terminal(details) else None
 
 
-class SyncTaskRun:
+class SyncTaskRun(StartedRunBase[WorkflowsServiceSync]):
     """A started run: ``id`` and ``status`` at once, ``wait()`` blocks for the finished run's details.
 
     ``wait()`` returns :class:`TaskRunDetails` when the run succeeded, and raises :class:`TaskRunError` when
     it failed or :class:`TaskRunCanceledError` when it was canceled.
     """
-
-    def __init__(self, workflows: WorkflowsServiceSync, task_run: TaskRun) -> None:
-        self._workflows = workflows
-        self.task_run = task_run
-        self._status: TaskRunStatus | str = task_run.status
-        self._finished: Finished | None = None
-
-    @property
-    def id(self) -> str:
-        """The run's id (``trn-...``)."""
-        return self.task_run.id
-
-    @property
-    def status(self) -> TaskRunStatus | str:
-        """The latest status this object has seen (from the start, a refresh or the finish)."""
-        return self._status
 
     def wait(self, timeout: float | None = None) -> TaskRunDetails:
         """Block until the run finishes; ``timeout`` in seconds, None for no limit.
@@ -336,24 +272,17 @@ class SyncTaskRun:
             TaskRunError: The run failed (``TaskRunCanceledError`` if it was canceled).
             TimeoutError: ``timeout`` seconds passed first; the run goes on.
         """
-        if self._finished is None:
-            finished = self._workflows._finished(self.id, timeout, look_first=is_terminal(self._status))
-            self._finished = finished
-            self._status = finished[0].status
-        return outcome(*self._finished)
+        if self._finished is not None:
+            return outcome(*self._finished)
+        return self._settle(self._workflows._finished(self.id, timeout, look_first=self._over_when_started))
 
     def refresh(self) -> TaskRunDetails:
         """Fetch the run's current details (never raises for a failed run) and update ``status``."""
-        details = self._workflows.get_task_run(self.id)
-        self._status = details.status
-        return details
+        return self._refreshed(self._workflows.get_task_run(self.id))
 
     def cancel(self) -> None:
         """Ask the API to cancel this run."""
         self._workflows.cancel_task_run(self.id)
-
-    def __repr__(self) -> str:
-        return f"SyncTaskRun(id={self.id!r}, status={str(self._status)!r})"
 
 
 class _Deadline:

@@ -22,6 +22,7 @@ __all__ = [
     "ResponseFormatError",
     "Task",
     "TaskAttempt",
+    "TaskInput",
     "TaskRun",
     "TaskRunDetails",
     "TaskRunEvent",
@@ -29,6 +30,10 @@ __all__ = [
     "is_success",
     "is_terminal",
 ]
+
+
+#: A task's arguments: a list or tuple of positional ones, or a dict of named ones.
+TaskInput = list[Any] | tuple[Any, ...] | dict[str, Any]
 
 
 class TaskRunStatus(str, enum.Enum):

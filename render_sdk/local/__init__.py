@@ -18,8 +18,9 @@ Importing this package is cheap: the names below load their modules (and uvicorn
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from render_sdk._lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from render_sdk.local.attempts.orchestrator import default_max_concurrency
@@ -44,9 +45,4 @@ _HOMES = {
     "load_env_file": "render_sdk.local.attempts.worker_command",
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'render_sdk.local' has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())
