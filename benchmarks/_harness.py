@@ -185,6 +185,7 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--only-ours", action="store_true", help="skip the references (no virtualenvs needed)")
     p.add_argument("--json", type=Path, help="also write samples and summaries as JSON to this file")
     p.add_argument("--markdown", type=Path, help="also write the table as Markdown to this file")
+    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed (after printing)")
     return p
 
 
@@ -381,6 +382,9 @@ class Report:
                 "raw": self.raw,
             }
             args.json.write_text(json.dumps(payload, indent=2))
+        missed = [t.description for t in self.targets if not t.met]
+        if args.check and missed:
+            raise SystemExit("missed: " + "; ".join(missed))
 
 
 def _fmt(value: float, unit: str) -> str:
