@@ -14,7 +14,6 @@ import shutil
 import signal
 import socket
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from render_sdk.local.attempts.launcher import WorkerLauncher
 from render_sdk.local.attempts.orchestrator import Limits, Orchestrator, default_max_concurrency
 from render_sdk.local.attempts.prefork import Prefork
 from render_sdk.local.attempts.registration import RegistrationError, register_tasks
+from render_sdk.local.attempts.socket_server import make_socket_dir
 from render_sdk.local.attempts.source_watch import source_changes
 from render_sdk.local.attempts.worker_command import WorkerCommand
 from render_sdk.local.database import DatabaseUnusable, claim_database, describe_open_error
@@ -124,7 +124,7 @@ class LocalRuntime:
             try:
                 host, port = listener.getsockname()[:2]
                 self.url = f"http://{host}:{port}"
-                socket_dir = Path(tempfile.mkdtemp(prefix="render-sdk-"))
+                socket_dir = make_socket_dir()
                 try:
                     store = _open_store(options.db_path)
                     opened = True

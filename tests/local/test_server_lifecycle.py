@@ -5,11 +5,13 @@ removed on every exit the process survives, and a quiet Ctrl-C while a client aw
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -27,11 +29,17 @@ WORKER = [sys.executable, "main.py"]
 
 
 @pytest.fixture
-def private_tmp(tmp_path: Path) -> Path:
-    """A TMPDIR of the test's own, so that socket directories left behind can be counted."""
-    directory = tmp_path / "tmpdir"
-    directory.mkdir()
-    return directory
+def private_tmp() -> Iterator[Path]:
+    """A TMPDIR of the test's own, so that socket directories left behind can be counted.
+
+    In /tmp: ``tmp_path`` can be too deep for Unix socket paths (under pytest-xdist it is), and then the
+    server rightly makes its socket directory in /tmp instead.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="rsdk-tmp-", dir="/tmp"))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def dev(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -150,6 +158,21 @@ def test_socket_directory_is_removed_on_every_stop(
     server.process.send_signal(signum)
     assert server.process.wait(20) == 0
     assert list(private_tmp.iterdir()) == []
+
+
+def test_a_tmpdir_too_deep_for_socket_paths_is_passed_over_for_tmp(
+    start_local_runtime: Any, tmp_path: Path
+) -> None:
+    deep = tmp_path.joinpath(*["d" * 20] * 6)
+    deep.mkdir(parents=True)
+    server = start_local_runtime(WORKER, cwd=WORKERS, args=["--no-watch"], env={"TMPDIR": str(deep)})
+    run = start_run(server.url, "wf/socket_path", [])
+    (socket_path,) = wait_finished(server.url, run["id"])["results"]
+    socket_dir = Path(socket_path).parent
+    assert socket_dir.parent == Path("/tmp") and mode(socket_dir) == 0o700
+    assert list(deep.iterdir()) == []
+    assert server.stop() == 0
+    assert not socket_dir.exists()
 
 
 def test_ctrl_c_while_a_client_awaits_is_quiet_and_quick(start_local_runtime: Any, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import contextlib
 import errno
 import os
 import socket
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +31,16 @@ import h11
 from render_sdk._protocol.strict_json import dumps
 from render_sdk.local.limits import CALLBACK_BODY_BYTES, CONNECTIONS_PER_ATTEMPT
 
-__all__ = ["HttpError", "Reply", "SocketServer"]
+__all__ = ["HttpError", "Reply", "SocketServer", "make_socket_dir"]
 
 BACKLOG = 4096
 MAX_HEADER_BYTES = 64 << 10
 _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _DESCRIPTOR_PAUSE_SECONDS = 0.1
+# A Unix socket's path is at most 107 bytes on Linux and 103 on macOS (sun_path, with its NUL). The sockets'
+# own names (``prefork-<n>.sock``, ``register-<n>.sock``, ``<n>.sock``) take at most this many of them:
+_MAX_SOCKET_PATH = 103
+_SOCKET_NAME_ROOM = 32
 
 
 @dataclass(frozen=True)
@@ -268,6 +273,20 @@ async def _send(connection: h11.Connection, writer: asyncio.StreamWriter, reply:
         writer.write(connection.send(h11.Data(data=body)))
     writer.write(connection.send(h11.EndOfMessage()))
     await writer.drain()
+
+
+def make_socket_dir() -> Path:
+    """A new private directory (0700) for the sockets of one server, short enough for every socket in it.
+
+    It is made in the temporary directory (``TMPDIR``), or in ``/tmp`` where that one is too deep for a Unix
+    socket's path (macOS's per-user ``TMPDIR`` is long, and so are a test's).
+    """
+    for base in dict.fromkeys((tempfile.gettempdir(), "/tmp")):
+        directory = Path(tempfile.mkdtemp(prefix="render-sdk-", dir=base))
+        if len(os.fsencode(directory)) + _SOCKET_NAME_ROOM <= _MAX_SOCKET_PATH:
+            return directory
+        directory.rmdir()
+    raise OSError(errno.ENAMETOOLONG, f"no directory short enough for Unix sockets (tried {base})")
 
 
 def _path(request: h11.Request | None) -> str:

@@ -18,6 +18,11 @@ def square(a: int) -> int:
 
 
 @app.task
+def socket_path() -> str:
+    return os.environ["RENDER_SDK_SOCKET_PATH"]
+
+
+@app.task
 def exit_hard(code: int) -> None:
     print("about to exit hard", file=sys.stderr, flush=True)
     os._exit(code)
