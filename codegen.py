@@ -6,7 +6,9 @@
 Two generators, both pinned below and checked before anything runs:
 
 * openapi-python-client turns ``openapi/render-public-api.yaml`` into ``generated/render_sdk_public_api``
-  (attrs models, sync and async endpoint functions) for the REST client.
+  (attrs models, sync and async endpoint functions) for the REST client. ``openapi/templates/`` overrides
+  its package ``__init__`` so that importing the models does not import httpx (the local runtime uses only
+  the models).
 * datamodel-code-generator turns ``openapi/callback-api.yaml`` into ``generated/render_sdk_callback_api``
   (stdlib dataclasses, cheap to import) for the worker's Unix-socket callback protocol.
 
@@ -32,6 +34,7 @@ SPECS = ROOT / "openapi"
 GENERATED = ROOT / "generated"
 REST_SPEC = SPECS / "render-public-api.yaml"
 REST_CONFIG = SPECS / "openapi-python-client.yaml"
+REST_TEMPLATES = SPECS / "templates"
 CALLBACK_SPEC = SPECS / "callback-api.yaml"
 REST_PACKAGE = "render_sdk_public_api"
 CALLBACK_PACKAGE = "render_sdk_callback_api"
@@ -92,6 +95,8 @@ def generate_rest_client(out: Path) -> None:
             str(REST_SPEC),
             "--config",
             str(REST_CONFIG),
+            "--custom-template-path",
+            str(REST_TEMPLATES),
             "--meta",
             "none",
             "--output-path",

@@ -69,12 +69,12 @@ def test_tasks_show_the_definition_the_server_documents(server: LocalRuntimeProc
     if "parameters" not in served[0]["task"]:
         pytest.skip("this local runtime does not serve task definitions (openapi/local-runtime.yaml) yet")
     chatty = next(task for task in cli_json("tasks", "--url", server.url) if task["name"] == "chatty")
-    assert [parameter["name"] for parameter in chatty["parameters"]] == ["lines", "pause"]
+    assert [parameter["name"] for parameter in chatty["parameters"]] == ["lines", "pause", "gate"]
     assert chatty["retry"]["maxRetries"] == 2
     assert (chatty["timeoutSeconds"], chatty["plan"]) == (120, "starter")
     table = cli("tasks", "--url", server.url).stdout
     row = next(line for line in table.splitlines() if "workers/chatty" in line)
-    assert "lines: int, pause: float = 0.0" in row
+    assert 'lines: int, pause: float = 0.0, gate: str = ""' in row
     assert "120s" in row and "starter" in row
 
 
@@ -176,13 +176,17 @@ def test_runs_show_gives_details_and_the_tree(server: LocalRuntimeProcess) -> No
     ]  # fmt: skip
 
 
-def test_logs_follow_prints_lines_while_the_run_writes_them(server: LocalRuntimeProcess) -> None:
-    started = cli_json("run", "chatty", "3", "1.0", "--url", server.url)
+def test_logs_follow_prints_lines_while_the_run_writes_them(
+    server: LocalRuntimeProcess, tmp_path: Any
+) -> None:
+    gate = tmp_path / "gate"
+    started = cli_json("run", "chatty", "3", "0.2", json.dumps(str(gate)), "--url", server.url)
     with spawn_cli("logs", started["id"], "--follow", "--json", "--url", server.url) as follower:
         assert follower.stdout is not None
         first = json.loads(follower.stdout.readline())
-        # The run is still writing: the line came while it ran, not after it ended.
+        # The run waits for the gate after its first line: that line came while it ran, not after it ended.
         status = httpx.get(f"{server.url}/v1/task-runs/{started['id']}").json()["status"]
+        gate.touch()
         rest = [json.loads(line) for line in follower.stdout]
         follower.wait(timeout=60)
     assert first["message"] == "line 1 of 3"

@@ -162,6 +162,8 @@ def test_an_outage_does_not_fail_a_blocking_wait(server: ApiServer) -> None:
         RenderSync(base_url=server.url, max_retries=1, transport=transport) as render,
         concurrent.futures.ThreadPoolExecutor(1) as pool,
     ):
+        # Reconnects back off for real, but briefly: five refusals at the real pace take half a minute.
+        render._sleep = lambda seconds: time.sleep(min(seconds, 0.05))
         started = render.workflows.run_task("wf/t", [1])
         waiting = pool.submit(started.wait)
         wait_until(lambda: server.event_connections == 1)

@@ -14,6 +14,12 @@ from pathlib import Path
 import pytest
 
 CONFORMANCE = Path(__file__).with_name("test_conformance.py")
+# The child needs none of the suite's heavier plugins (schemathesis alone imports hypothesis and more: about
+# 2 s of CPU per child), nor xdist's.
+LEAN_PYTEST = [
+    f"-p{option}"
+    for option in ("no:cacheprovider", "no:schemathesis", "no:hypothesispytest", "no:typeguard", "no:xdist")
+]
 
 
 def run_conformance(reference: Path, ci: str | None) -> subprocess.CompletedProcess[str]:
@@ -22,7 +28,7 @@ def run_conformance(reference: Path, ci: str | None) -> subprocess.CompletedProc
     if ci is not None:
         env["CI"] = ci
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(CONFORMANCE)],
+        [sys.executable, "-m", "pytest", "-q", "-rs", *LEAN_PYTEST, str(CONFORMANCE)],
         env=env,
         capture_output=True,
         text=True,

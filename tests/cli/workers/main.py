@@ -1,6 +1,7 @@
 """The CLI tests' worker: a tree three levels deep, a failure, a run to cancel, and one that logs."""
 
 import asyncio
+import os
 import sys
 import time
 
@@ -42,10 +43,14 @@ async def waits_on_child(seconds: float) -> float:
 
 
 @app.task(retry=Retry(max_retries=2, wait_duration_ms=50, backoff_scaling=1.5), timeout=120, plan="starter")
-def chatty(lines: int, pause: float = 0.0) -> int:
-    """Print `lines` numbered lines, `pause` seconds apart."""
+def chatty(lines: int, pause: float = 0.0, gate: str = "") -> int:
+    """Print `lines` numbered lines, `pause` seconds apart; with `gate`, wait after the first line until that
+    file exists."""
     for number in range(1, lines + 1):
         print(f"line {number} of {lines}", flush=True)
+        if number == 1 and gate:
+            while not os.path.exists(gate):
+                time.sleep(0.02)
         if number < lines:
             time.sleep(pause)
     print("done", file=sys.stderr, flush=True)
