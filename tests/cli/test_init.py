@@ -46,12 +46,14 @@ def test_init_then_the_readme_commands_work(tmp_path: Path) -> None:
     assert test_command == ["python", "-m", "pytest", "workflows"]
     assert dev_command == ["render-workflows", "dev", "--", "python", "workflows/main.py"]
 
-    # The unit tests pass with the installed render_sdk, from the project alone (not this repository's path).
+    # The unit tests pass with the installed render_sdk, from the project alone (not this repository's path,
+    # nor the pytest plugins of this repository's test environment: a new project's environment has none).
     env = {
         key: value
         for key, value in os.environ.items()
-        if key != "PYTHONPATH" and not key.startswith("RENDER_")
+        if key != "PYTHONPATH" and not key.startswith(("RENDER_", "PYTEST_"))
     }
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     tests = subprocess.run(
         installed(test_command), cwd=project, env=env, capture_output=True, text=True, timeout=120
     )

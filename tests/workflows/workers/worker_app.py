@@ -2,8 +2,11 @@
 
 import asyncio
 import datetime
+import os
 import sys
 import threading
+import time
+from pathlib import Path
 
 from render_sdk import Retry, Workflows
 from render_sdk.client.errors import TaskRunError
@@ -112,17 +115,21 @@ async def nested(depth: int) -> int:
 
 
 @app.task
-def sleep_then(value: int, seconds: float) -> int:
-    threading.Event().wait(seconds)
+def meet(value: int, n: int, barrier: str) -> int:
+    """Arrive at the directory ``barrier``, then wait until all ``n`` subtasks have arrived: only subtasks
+    that run at the same time get past it."""
+    Path(barrier, str(value)).touch()
+    deadline = time.monotonic() + 30
+    while len(os.listdir(barrier)) < n:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(os.listdir(barrier))} of {n} subtasks ran at the same time")
+        time.sleep(0.01)
     return value
 
 
 @app.task
-async def parallel(n: int, seconds: float) -> dict:
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    results = await asyncio.gather(*[sleep_then(i, seconds) for i in range(n)])
-    return {"results": list(results), "elapsed": loop.time() - started}
+async def parallel(n: int, barrier: str) -> list[int]:
+    return list(await asyncio.gather(*[meet(i, n, barrier) for i in range(n)]))
 
 
 @app.task
