@@ -2,9 +2,10 @@
 
 Every script compares "ours" (this repository on ``PYTHONPATH``, run by an interpreter whose environment holds
 only our runtime dependencies) with one or more references installed from PyPI into throwaway virtual
-environments under ``benchmarks/.venvs/``. Sides run alternately, one after the other inside each iteration
-and starting with a different side each time, so a noisy neighbour slows every side alike. The result is a
-table of min / median / max per side and the ratio of our median to each reference's median.
+environments shared with the compatibility tests (``_venvs.py``). Sides run alternately, one after the other
+inside each iteration and starting with a different side each time, so a noisy neighbour slows every side
+alike. The result is a table of min / median / max per side and the ratio of our median to each reference's
+median.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _venvs import ensure_venv
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "benchmarks"
 # Also the working directory of every measured process: `python -c` puts the working directory first on
 # sys.path, and from the repository root `import render_sdk` would find ours instead of a reference's.
 APPS_DIR = BENCH_DIR / "apps"
-VENVS_DIR = BENCH_DIR / ".venvs"
 
 # Environment variables that would let one side's interpreter see another side's packages, or change how
 # it starts. PYTHONDONTWRITEBYTECODE matters most: pip compiled the references' bytecode at install time, so
@@ -55,12 +56,8 @@ class Reference:
     requirement: str
 
     @property
-    def venv(self) -> Path:
-        return VENVS_DIR / self.requirement.replace("==", "-")
-
-    @property
-    def python(self) -> Path:
-        return self.venv / "bin" / "python"
+    def venv_name(self) -> str:
+        return self.requirement.replace("==", "-")
 
 
 RENDER_150 = Reference("render==1.5.0", "render==1.5.0")
@@ -69,18 +66,16 @@ RENDER_SDK_030 = Reference("render_sdk==0.3.0", "render_sdk==0.3.0")
 
 def ensure_reference(ref: Reference) -> Path:
     """Create ``ref``'s virtual environment unless an identical one exists, and return its interpreter."""
-    return _ensure_venv(ref.venv, [ref.requirement])
+    return ensure_venv(ref.venv_name, [ref.requirement], env=reference_env())
 
 
 def ensure_ours() -> Path:
     """A virtual environment holding only our runtime dependencies (``[project] dependencies``).
 
     Our code itself runs from the repository through ``PYTHONPATH``. The development environment is not used
-    for measuring because it holds extra packages that change import costs: with ``click`` and ``rich``
-    installed (codegen needs them), ``import httpx`` also imports its command-line interface, 50 ms on the
-    reference machine, which no user of the SDK pays.
+    for measuring because it holds extra packages (codegen's, the tests') that can change import costs.
     """
-    return _ensure_venv(VENVS_DIR / "ours-deps", our_dependencies())
+    return ensure_venv("ours-deps", our_dependencies(), env=reference_env())
 
 
 def our_dependencies() -> list[str]:
@@ -88,32 +83,6 @@ def our_dependencies() -> list[str]:
 
     with (REPO / "pyproject.toml").open("rb") as f:
         return list(tomllib.load(f)["project"]["dependencies"])
-
-
-def _ensure_venv(venv: Path, requirements: list[str]) -> Path:
-    """Create ``venv`` with ``requirements`` unless an identical one exists; return its interpreter.
-
-    The environment has no pip of its own: the current interpreter's pip installs into it with ``--python``,
-    which saves the few seconds ``ensurepip`` takes. A marker file records the requirements and the Python
-    version, so a changed pin or interpreter rebuilds the environment.
-    """
-    python = venv / "bin" / "python"
-    marker = venv / ".installed"
-    wanted = "\n".join([*requirements, sys.version]) + "\n"
-    if marker.exists() and marker.read_text() == wanted and python.exists():
-        return python
-    shutil.rmtree(venv, ignore_errors=True)
-    started = time.perf_counter()
-    base_python = getattr(sys, "_base_executable", sys.executable)
-    subprocess.run([base_python, "-m", "venv", "--without-pip", str(venv)], check=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", *requirements],
-        check=True,
-        env=reference_env(),
-    )
-    marker.write_text(wanted)
-    log(f"installed {' '.join(requirements)} into {venv} in {time.perf_counter() - started:.1f} s")
-    return python
 
 
 def ours_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Every benchmark script runs end to end with one iteration and tiny sizes, references included.
 
 These do not judge speed (that is ``benchmarks/RESULTS.md``'s job); they keep the scripts from rotting. The
-first run installs the reference SDKs into ``benchmarks/.venvs/`` (about 15 s); later runs reuse them.
+first run installs the reference SDKs (``benchmarks/_venvs.py``, shared with ``tests/compat``); later runs
+reuse them.
 """
 
 from __future__ import annotations

@@ -7,15 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .official_sdks import RELEASES, OfficialSdk, cache_root, install
+from .official_sdks import RELEASES, OfficialSdk, install
 
 
 @pytest.fixture(scope="session")
 def official_sdks() -> dict[str, OfficialSdk]:
     """``{"render_sdk": ..., "render": ...}``: both releases, installed in parallel on first use."""
-    root = cache_root()
     with ThreadPoolExecutor(len(RELEASES)) as pool:
-        futures = [pool.submit(install, name, version, root) for name, version in RELEASES]
+        futures = [pool.submit(install, name, version) for name, version in RELEASES]
         try:
             sdks = [future.result() for future in futures]
         except RuntimeError as exc:

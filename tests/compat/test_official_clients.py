@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from .official_sdks import COMPAT, INSTALL_TIMEOUT, OfficialSdk
+from benchmarks._venvs import INSTALL_TIMEOUT
+
+from .official_sdks import COMPAT, OfficialSdk
 
 # The first test also waits for the official SDKs to install (about 30 s from PyPI, more on a slow mirror).
 pytestmark = pytest.mark.timeout(INSTALL_TIMEOUT)

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
+from benchmarks._venvs import INSTALL_TIMEOUT
 from render_sdk import Render
 from render_sdk.client import ListTaskRunsParams, TaskRunDetails, TaskRunStatus
 
-from .official_sdks import COMPAT, INSTALL_TIMEOUT, OfficialSdk
+from .official_sdks import COMPAT, OfficialSdk
 
 # The first test also waits for the official SDKs to install (about 30 s from PyPI, more on a slow mirror).
 pytestmark = pytest.mark.timeout(INSTALL_TIMEOUT)
