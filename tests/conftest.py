@@ -143,6 +143,12 @@ def launch(
     return server
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per core. Most tests wait on real processes (servers, workers, browsers) far
+    longer than they compute, so one worker per core would leave the cores idle."""
+    return 2 * len(os.sched_getaffinity(0))
+
+
 @pytest.fixture
 def start_local_runtime() -> Iterator[StartLocalRuntime]:
     """A factory: ``start_local_runtime(worker_argv, cwd=..., db_path=None, args=(), env=None)``.

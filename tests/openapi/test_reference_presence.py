@@ -15,10 +15,10 @@ import pytest
 
 CONFORMANCE = Path(__file__).with_name("test_conformance.py")
 # The child needs none of the suite's heavier plugins (schemathesis alone imports hypothesis and more: about
-# 2 s of CPU per child), nor xdist's.
+# 2 s of CPU per child), and runs in one process (no xdist workers).
 LEAN_PYTEST = [
-    f"-p{option}"
-    for option in ("no:cacheprovider", "no:schemathesis", "no:hypothesispytest", "no:typeguard", "no:xdist")
+    "-n0",
+    *(f"-pno:{name}" for name in ("cacheprovider", "schemathesis", "hypothesispytest", "typeguard")),
 ]
 
 
