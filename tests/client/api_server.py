@@ -125,6 +125,7 @@ class _Api:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
+        self._listening = False
 
     def run_thread(self) -> None:
         self._thread.start()
@@ -162,20 +163,28 @@ class _Api:
     # ---- serving -----------------------------------------------------------------------------------------
 
     async def _listen(self) -> None:
+        self._listening = True
         self._server = await asyncio.start_server(
             self._serve, "127.0.0.1", self.port, reuse_address=True, backlog=4096, limit=2**20
         )
 
     async def _close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        # A connection accepted just before the listener closed may not have reached ``_serve`` yet: it sees
+        # this flag there and is aborted too (else it would be served on as if nothing had stopped).
+        self._listening = False
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
         for writer in list(self._connections):
             writer.transport.abort()
         self._connections.clear()
+        if server is not None:
+            await server.wait_closed()  # since Python 3.12 (and 3.11.x), only once no connection is left
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._listening:
+            writer.transport.abort()
+            return
         self._connections.add(writer)
         writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
