@@ -3,6 +3,11 @@
 ``local_runtime`` serves the example workflow (``examples/workflows/main.py``) from memory and yields a
 :class:`LocalRuntimeProcess`; ``start_local_runtime`` is a factory for other workers and options. Every server
 is stopped at teardown, even when the test failed, and its worker processes with it.
+
+A server start costs about half a second of CPU (uvicorn, starlette and the REST models load, the worker
+registers). Tests that look only at the runs they start, and need no particular store or state of the server,
+share one server per (worker, directory, options) for the whole session: ``shared_runtime``. Tests that need
+their own worker, store, options or a fresh server use ``start_local_runtime``.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ class LocalRuntimeProcess:
 
 
 StartLocalRuntime = Callable[..., LocalRuntimeProcess]
+SharedRuntime = Callable[..., LocalRuntimeProcess]
 
 
 def _subprocess_env() -> dict[str, str]:
@@ -173,6 +179,27 @@ def start_local_runtime() -> Iterator[StartLocalRuntime]:
         yield start
     finally:
         for server in started:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_runtime() -> Iterator[SharedRuntime]:
+    """``shared_runtime(worker_argv, cwd=..., args=())``: the session's server for those, started once."""
+    servers: dict[tuple[tuple[str, ...], Path, tuple[str, ...]], LocalRuntimeProcess] = {}
+
+    def get(
+        worker: Sequence[str] | None = None, cwd: Path = EXAMPLE_WORKFLOWS, args: Sequence[str] = ()
+    ) -> LocalRuntimeProcess:
+        key = (tuple(worker or [sys.executable, "main.py"]), cwd, tuple(args))
+        server = servers.get(key)
+        if server is None or server.process.poll() is not None:
+            server = servers[key] = _start(key[0], cwd, None, key[2], None)
+        return server
+
+    try:
+        yield get
+    finally:
+        for server in servers.values():
             server.stop()
 
 

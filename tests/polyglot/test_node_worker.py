@@ -53,8 +53,9 @@ def node() -> str:
 
 
 @pytest.fixture
-def server(node: str, start_local_runtime: Any) -> Any:
-    return start_local_runtime([node, "worker.js"], cwd=WORKER, args=("--workflow-slug", SLUG))
+def server(node: str, shared_runtime: Any) -> Any:
+    """The worker's server, shared by the tests that read only the runs they start."""
+    return shared_runtime([node, "worker.js"], cwd=WORKER, args=("--workflow-slug", SLUG))
 
 
 def registered_tasks(server: Any) -> set[str]:
