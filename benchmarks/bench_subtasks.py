@@ -49,7 +49,7 @@ def process_floor(python: str, server: CallbackServer) -> h.Sample:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"floor worker exited with {proc.returncode}")
-    return {"trigger to completed": exchange.answered_at - started}
+    return {METRIC: exchange.answered_at - started}
 
 
 def main() -> None:

@@ -6,17 +6,54 @@ Usage of an app: ``python client_wait_X.py BASE_URL TASK_SLUG N TIME_LIMIT_SECON
 The JSON line holds ``wall`` (first ``run_task`` to the last result, or to the time limit when waits were
 still pending), ``client CPU`` (this process's CPU time over the same span), ``finished`` (waits that returned
 a completed run), ``failed`` (waits that raised, with the first ``error``) and ``timed out`` (waits still
-pending at the limit). At the limit the process prints and exits at once, abandoning the pending waits:
-canceling thousands of them can take minutes in some clients (a connection pool that scans every queued
-request).
+pending at the limit).
+
+The limit is kept by a thread, which prints and ends the process there, abandoning the pending waits: a
+client can keep its event loop busy for minutes in one go (a connection pool that scans every queued request
+for each new one), so a timeout inside the loop could fire far too late, and canceling thousands of waits can
+take as long.
 """
 
 import asyncio
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
+
+
+class _Tally:
+    """Counts finished and failed waits (in the event loop's thread) and prints the result once."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.finished = 0
+        self.failed = 0
+        self.error = ""
+        self._lock = threading.Lock()
+        self._printed = False
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def done(self, wait: "asyncio.Future[None]") -> None:
+        error = wait.exception()
+        if error is None:
+            self.finished += 1
+        else:
+            self.failed += 1
+            self.error = self.error or repr(error)
+
+    def report(self) -> None:
+        wall, cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
+        with self._lock:
+            if self._printed:
+                return
+            self._printed = True
+            measured = {"wall": wall, "client CPU": cpu, "finished": self.finished, "failed": self.failed}
+            measured["timed out"] = self.count - self.finished - self.failed
+            if self.error:
+                measured["error"] = self.error
+            print(json.dumps(measured), flush=True)
 
 
 def main(one: Callable[[int], Awaitable[None]]) -> None:
@@ -26,15 +63,18 @@ def main(one: Callable[[int], Awaitable[None]]) -> None:
 
 
 async def _measure(one: Callable[[int], Awaitable[None]], count: int, time_limit: float) -> None:
-    wall, cpu = time.perf_counter(), time.process_time()
-    waits = [asyncio.ensure_future(one(i)) for i in range(count)]
-    done, pending = await asyncio.wait(waits, timeout=time_limit)
-    elapsed, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    measured: dict[str, object] = {"wall": elapsed, "client CPU": cpu}
-    errors = [repr(w.exception()) for w in done if w.exception() is not None]
-    measured |= {"finished": len(done) - len(errors), "failed": len(errors), "timed out": len(pending)}
-    if errors:
-        measured["error"] = errors[0]
-    print(json.dumps(measured), flush=True)
-    if pending:
+    tally = _Tally(count)
+
+    def give_up() -> None:
+        tally.report()
         os._exit(0)
+
+    watchdog = threading.Timer(time_limit, give_up)
+    watchdog.daemon = True
+    watchdog.start()
+    waits = [asyncio.ensure_future(one(i)) for i in range(count)]
+    for wait in waits:
+        wait.add_done_callback(tally.done)
+    await asyncio.wait(waits)
+    watchdog.cancel()
+    tally.report()
