@@ -65,6 +65,7 @@ def run_once(side: h.Side, proxy: CountingProxy, runs: int, task: str, time_limi
         if side.ours:
             raise SystemExit(f"{side.name}: {measured['failed']} of {runs} waits raised: {measured['error']}")
     return {
+        "time limit": time_limit,
         "wall": measured["wall"],
         "client CPU": measured["client CPU"],
         "runs finished": measured["finished"],
@@ -89,7 +90,11 @@ def main() -> None:
         help=f"counted runs per side for sizes of {LARGE:,} runs or more, without warm-up (default 1)",
     )
     p.add_argument(
-        "--time-limit", type=float, default=600.0, help="seconds a client may wait in one run (default 600)"
+        "--time-limit",
+        type=float,
+        default=900.0,
+        help=f"seconds a client may wait in one run (default 900); from {LARGE:,} runs on, a reference stops "
+        "sooner, at 3x ours' latest wall plus 5 s",
     )
     p.add_argument("--max-concurrency", type=int, help="passed to the dev server (default: its own)")
     p.add_argument(
@@ -117,6 +122,19 @@ def main() -> None:
 
     title = " and ".join(f"{n:,}" for n in sizes)
     report = h.Report(f"3. Waiting on many runs ({title} concurrent run_task + await)")
+    ours_walls: dict[int, float] = {}  # ours' latest wall per size, when it finished every wait
+
+    def measure(side: h.Side, proxy: CountingProxy, runs: int) -> h.Sample:
+        time_limit = args.time_limit
+        if runs >= LARGE and not side.ours and runs in ours_walls:
+            # A reference still waiting at 3x ours' wall has decided the target (ours is 3x faster); going on
+            # would only tell how much more slowly it finishes.
+            time_limit = min(time_limit, 3 * ours_walls[runs] + 5)
+        sample = run_once(side, proxy, runs, task, time_limit)
+        if side.ours and sample["runs finished"] == runs:
+            ours_walls[runs] = sample["wall"]
+        return sample
+
     server = DevServer(ours.python, worker, worker_env, options)
     with server, CountingProxy(server.port) as proxy:
         for runs in sizes:
@@ -124,13 +142,13 @@ def main() -> None:
             large = runs >= LARGE
             samples = h.alternate(
                 sides,
-                lambda side, runs=runs: run_once(side, proxy, runs, task, args.time_limit),
+                lambda side, runs=runs: measure(side, proxy, runs),
                 iterations=args.iterations_large if large else args.iterations,
                 warmup=0 if large else args.warmup,
                 label=case,
             )
             report.add_samples(case, sides, samples, METRICS)
-            add_targets(report, case, runs, samples, args.time_limit)
+            add_targets(report, case, runs, samples)
     report.notes.append(
         f"Worker: {worker_note} ({' '.join(options) or 'no options'}). Dev server concurrency: "
         f"{args.max_concurrency or 'its default'} (--max-concurrency). Open-files limit: {open_files:,}."
@@ -138,9 +156,7 @@ def main() -> None:
     report.emit(args)
 
 
-def add_targets(
-    report: h.Report, case: str, runs: int, samples: dict[str, list[h.Sample]], time_limit: float
-) -> None:
+def add_targets(report: h.Report, case: str, runs: int, samples: dict[str, list[h.Sample]]) -> None:
     ours_streams = max(s["event-stream connections"] for s in samples[OURS])
     if runs <= 200:
         report.target(
@@ -148,32 +164,34 @@ def add_targets(
             ours_streams <= 2,
             f"{ours_streams:.0f} (worst counted run)",
         )
-    ours_unfinished = min(s["runs finished"] for s in samples[OURS]) < runs
+    ours_unfinished = [s for s in samples[OURS] if s["runs finished"] < runs]
     for other in (R150, R030):
         if other not in samples:
             continue
         description = f"{case}: at least 3x faster than {other}"
         if ours_unfinished:
-            report.target(description, False, f"ours did not finish within the {time_limit:g} s limit")
+            limit = max(s["time limit"] for s in ours_unfinished)
+            report.target(description, False, f"ours did not finish within the {limit:g} s limit")
             continue
         unfinished = [s for s in samples[other] if s["runs finished"] < runs]
         if not unfinished:
             report.ratio_target(description, case, "wall", OURS, other, 1 / 3)
             continue
-        # The reference was stopped at the time limit: its wall is a lower bound, so the ratio an upper bound.
+        # The reference was stopped at its time limit: its wall is a lower bound, so the ratio an upper bound.
         finished = min(s["runs finished"] for s in unfinished)
+        limit = max(s["time limit"] for s in unfinished)
         ours_wall, other_wall = report.median(case, "wall", OURS), report.median(case, "wall", other)
         assert ours_wall is not None and other_wall is not None
         ratio = ours_wall / other_wall
         report.target(
             description,
             ratio <= 1 / 3,
-            f"at most {ratio:.2f}x (needs <= 0.333x): {other} was stopped at the {time_limit:g} s limit "
-            f"in {len(unfinished)} of {len(samples[other])} runs, {finished:,.0f} of {runs:,} runs finished",
+            f"at most {ratio:.2f}x (needs <= 0.333x): {other} was stopped at its time limit in "
+            f"{len(unfinished)} of {len(samples[other])} runs",
         )
         report.notes.append(
-            f"{case}: {other} had not finished within --time-limit {time_limit:g} s "
-            f"({finished:,.0f} of {runs:,} runs finished at worst); its wall is the limit, a lower bound."
+            f"{case}: {other} was stopped at its time limit ({limit:.0f} s at most) with "
+            f"{finished:,.0f} of {runs:,} runs finished (at worst); its wall is the limit, a lower bound."
         )
 
 
