@@ -129,7 +129,6 @@ def main() -> None:
     report.add(DEV_CASE, "time", "s", dev, [s["time"] for s in samples[DEV]])
     register = [s["register"] for s in samples[ours.name]]
     report.add(DEV_CASE, "time", "s", "worker alone (ours: import + register)", register, ours=False)
-    report.raw[DEV_CASE] = {DEV: samples[DEV]}
     report.ratio_target(
         "cold start median <= 0.5x render==1.5.0", "cold start", "register", "ours", h.RENDER_150.label, 0.5
     )
