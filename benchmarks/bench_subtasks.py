@@ -130,8 +130,8 @@ def main() -> None:
     else:
         report.notes.append("`render-workflows dev --prefork` is not available yet: no warm-start column.")
     report.notes.append(
-        f"{R150}, {R030} and the floor run cold (a process per attempt, no --prefork): "
-        "the warm start forks a pre-imported worker of this SDK."
+        f"{', '.join(name for name in (R150, R030, FLOOR) if name in servers)}: cold (a process per attempt, "
+        "no --prefork); the warm start forks a pre-imported worker of this SDK."
     )
     report.notes.append(
         f"Default worker concurrency of the dev server unless --max-concurrency is given "
