@@ -165,6 +165,31 @@ def check_args(args: argparse.Namespace) -> None:
         raise SystemExit("--warmup must be 0 or more")
 
 
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit (children inherit it); return it.
+
+    Thousands of concurrent connections need thousands of descriptors, and many systems start processes with
+    a soft limit of 1,024.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def parse_sizes(text: str) -> list[int]:
+    """A comma-separated list of positive counts (``--runs 200,10000``), in the order given."""
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"expected comma-separated counts, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise SystemExit(f"every count must be at least 1, got {text!r}")
+    return sizes
+
+
 def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 

@@ -84,17 +84,21 @@ class CountingProxy:
         self.counts.peak_open = max(self.counts.peak_open, self._open)
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            try:
+                await asyncio.gather(
+                    self._pipe(reader, up_writer, count=True), self._pipe(up_reader, writer, count=False)
+                )
+            finally:
+                up_writer.close()
         except OSError:
-            writer.close()
-            return
-        try:
-            await asyncio.gather(
-                self._pipe(reader, up_writer, count=True), self._pipe(up_reader, writer, count=False)
-            )
+            pass
+        except asyncio.CancelledError:
+            # The proxy is stopping with this connection still open (a client that gave up on its waits).
+            # Ending normally keeps asyncio's stream callback from reporting the cancellation as an error.
+            pass
         finally:
             self._open -= 1
             self._handlers.discard(task)
-            up_writer.close()
             writer.close()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, count: bool) -> None:

@@ -56,7 +56,7 @@ def main() -> None:
     )
     args = p.parse_args()
     h.check_args(args)
-    sizes = sorted(int(x) for x in args.sizes.split(","))
+    sizes = sorted(h.parse_sizes(args.sizes))
     ours = h.our_side()
     worker = [ours.python, str(h.APPS_DIR / "floor_worker.py")]
     rng = random.Random(5)

@@ -40,24 +40,47 @@ def sides(result: dict[str, object]) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    ("script", "args", "expected_sides"),
+    ("script", "args", "expected_sides", "expected_targets"),
     [
         (
             "bench_cold_start.py",
-            (),
-            {"ours", "render==1.5.0", "render_sdk==0.3.0", "floor (stdlib only)"},
+            ("--count-modules", "ours"),
+            {"ours", "render==1.5.0", "render_sdk==0.3.0", "floor (stdlib only)", "render-workflows dev"},
+            {"cold start median <= 0.5x render==1.5.0"},
         ),
-        ("bench_subtasks.py", ("--chain", "2", "--fan-out", "3"), {"ours", "render_sdk==0.3.0"}),
-        ("bench_wait_many.py", ("--runs", "5"), {"ours", "render_sdk==0.3.0"}),
-        ("bench_local_history.py", ("--sizes", "20,40", "--requests", "5"), {"20 runs", "40 runs"}),
-        ("bench_client_import.py", (), {"ours", "render==1.5.0", "render_sdk==0.3.0"}),
+        (
+            "bench_subtasks.py",
+            ("--chain", "1", "--fan-out", "2"),
+            {"ours", "ours, --prefork", "render==1.5.0", "render_sdk==0.3.0", "floor (stdlib worker)"},
+            # A ratio target is recorded only when both sides were measured in that case.
+            {
+                "(b) ours: within 2x of the floor",
+                "(c) ours: at least 2x faster than render==1.5.0",
+                "(c) ours, --prefork: at least 5x faster than render==1.5.0",
+                "(c) ours, --prefork: within 1.5x of the floor",
+            },
+        ),
+        (
+            "bench_wait_many.py",
+            ("--runs", "2,4"),
+            {"ours", "render==1.5.0", "render_sdk==0.3.0"},
+            {
+                "4 runs: at least 3x faster than render==1.5.0",
+                "2 runs: at most 2 event-stream connections for all waits",
+            },
+        ),
+        ("bench_local_history.py", ("--sizes", "20,40", "--requests", "5"), {"20 runs", "40 runs"}, set()),
+        ("bench_client_import.py", (), {"ours", "render==1.5.0", "render_sdk==0.3.0"}, set()),
     ],
 )
 def test_benchmark_script_runs(
-    script: str, args: tuple[str, ...], expected_sides: set[str], tmp_path: Path
+    script: str, args: tuple[str, ...], expected_sides: set[str], expected_targets: set[str], tmp_path: Path
 ) -> None:
     result = run_script(script, *args, tmp_path=tmp_path)
     assert expected_sides <= sides(result)
+    found = result["targets"]
+    assert isinstance(found, list)
+    assert expected_targets <= {target["description"] for target in found}
     machine = result["machine"]
     assert isinstance(machine, dict) and machine["cores"] >= 1
 
