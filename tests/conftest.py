@@ -149,6 +149,12 @@ def launch(
     return server
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules marked ``slow`` first (in their collected order otherwise): with a module to a parallel worker,
+    a long module handed out last would run on alone after the others have finished."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: two workers per core. Most tests wait on real processes (servers, workers, browsers) far
     longer than they compute, so one worker per core would leave the cores idle."""
