@@ -355,14 +355,15 @@ class RunStates:
         subscription = self.bus.subscribe([run_id])  # before reading, so no transition can slip between
         try:
             run = self._store.get_run(run_id)
-            if run is None or run.status in TERMINAL_STATUSES:
+            if run is None or run.status in TERMINAL_STATUSES or (interrupt is not None and interrupt.done()):
                 return run
-            event = asyncio.ensure_future(subscription.queue.get())
-            waiters: set[asyncio.Future[Any]] = {event} if interrupt is None else {event, interrupt}
+            if interrupt is not None:
+                interrupt.add_done_callback(subscription.wake_on)
             try:
-                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                await subscription.wait(timeout)
             finally:
-                event.cancel()
+                if interrupt is not None:
+                    interrupt.remove_done_callback(subscription.wake_on)
             return self._store.get_run(run_id)
         finally:
             subscription.close()
