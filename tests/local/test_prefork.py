@@ -104,7 +104,8 @@ def test_attempts_are_forked_with_the_cold_start_contract(
     assert one["pid"] != two["pid"]
     assert one["socket"] != two["socket"]
     assert one["random"] != two["random"]
-    assert not pid_alive(one["pid"]) and not pid_alive(two["pid"])
+    # A run is complete once its report is committed; the process exits just after it is answered.
+    wait_until(lambda: not pid_alive(one["pid"]) and not pid_alive(two["pid"]), message="both children gone")
 
 
 def test_non_python_command_starts_cold(start_local_runtime: Any, tmp_path: Path) -> None:
