@@ -87,7 +87,14 @@ async def main(host: str, port: int, task: str, runs: int, concurrency: int) -> 
     async def loop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         for number in numbers:
             started = time.perf_counter()
-            run_id = await start_run(reader, writer, authority, task, number)
+            try:
+                run_id = await start_run(reader, writer, authority, task, number)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                # The server closed the connection while it was idle (its keep-alive timeout), before reading
+                # this request: start the run on a new one.
+                writer.close()
+                reader, writer = await asyncio.open_connection(*address)
+                run_id = await start_run(reader, writer, authority, task, number)
             await wait_terminal(address, authority, run_id)
             latencies.append(time.perf_counter() - started)
         writer.close()

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import gc
 import importlib.machinery
 import io
 import os
@@ -98,6 +99,10 @@ def main(argv: Sequence[str]) -> int:
     except _Refusal as exc:
         _send(control, Refused(event="refused", reason=str(exc)))
         return 0
+    # Everything the import built lives as long as the zygote: keep it out of every collection, so that the
+    # collector in a child never writes to (and so copies) the pages the child shares with the zygote.
+    gc.collect()
+    gc.freeze()
     _send(control, Ready(event="ready"))
     _ForkLoop(control).serve()
     return 0

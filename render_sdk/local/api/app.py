@@ -233,7 +233,9 @@ class _Handlers:
         if problem is not None:
             raise ApiError(400, problem)
         run = self._states.create_run(task, input_value, idempotency_key)
-        return _json(task_run_model(run, self._store.attempts(run.id)).to_dict(), status=202)
+        # A run that never started (a new one always: it starts on a later turn of the loop) has no attempts.
+        attempts = self._store.attempts(run.id) if run.started_at is not None else []
+        return _json(task_run_model(run, attempts).to_dict(), status=202)
 
     async def list_task_runs(self, request: Request) -> Response:
         limit = _limit(request)
