@@ -29,7 +29,7 @@ from render_sdk.local.attempts.processes import proc_stat, stop_left_behind
 from render_sdk.local.attempts.slots import AttemptSlot, Slots
 from render_sdk.local.attempts.socket_server import SocketServer
 from render_sdk.local.engine.clock import TimerHandle
-from render_sdk.local.engine.records import TERMINAL_STATUSES, RunRecord
+from render_sdk.local.engine.records import RunRecord
 from render_sdk.local.engine.states import (
     Announcement,
     AttemptEnded,
@@ -78,6 +78,8 @@ class _Running:
     """The attempt's final status, once the state machine has announced it."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     process: AttemptProcess | None = None
+    final: RunRecord | None = None
+    """The run as its end was announced, once it ended."""
 
 
 class Orchestrator:
@@ -172,11 +174,18 @@ class Orchestrator:
             running = self._running.get(announcement.run_id)
             if running is not None and running.attempt == announcement.attempt and not running.ended.done():
                 running.ended.set_result(announcement.status)
-        elif isinstance(announcement, RunEnded) and announcement.run.status == "canceled":
-            timer = self._retry_timers.pop(announcement.run.id, None)
-            if timer is not None:
-                timer.cancel()
-            self._echo(f"canceled {announcement.run.id}")
+        elif isinstance(announcement, RunEnded):
+            running = self._running.get(announcement.run.id)
+            if running is not None:
+                running.final = announcement.run
+            if announcement.run.status == "canceled":
+                self._canceled(announcement.run.id)
+
+    def _canceled(self, run_id: str) -> None:
+        timer = self._retry_timers.pop(run_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._echo(f"canceled {run_id}")
 
     # ---- scheduling ------------------------------------------------------------------------------------
 
@@ -246,7 +255,7 @@ class Orchestrator:
             slot.end()
 
     async def _supervise(self, run: RunRecord, attempt: int, running: _Running) -> None:
-        endpoint = AttemptEndpoint(run.id, attempt, self._store, self._states, running.slot)
+        endpoint = AttemptEndpoint(run, attempt, self._store, self._states, running.slot)
         socket_path = self._socket_dir / f"{next(self._socket_names)}.sock"
         server = SocketServer(
             socket_path,
@@ -279,7 +288,7 @@ class Orchestrator:
             await self._watch(run, attempt, running, process)
         finally:
             await server.close()
-            self._report(run.id)
+            self._report(running)
 
     async def _watch(self, run: RunRecord, attempt: int, running: _Running, process: AttemptProcess) -> None:
         """Wait for the attempt to end, its process to exit, a stop or the timeout; then stop the process."""
@@ -360,9 +369,9 @@ class Orchestrator:
         if self._verbose:
             self._echo(f"  {run_id} {stream}: {line}")
 
-    def _report(self, run_id: str) -> None:
-        run = self._store.get_run(run_id)
-        if run is None or run.status not in TERMINAL_STATUSES or run.status == "canceled":
+    def _report(self, running: _Running) -> None:
+        run = running.final
+        if run is None or run.status == "canceled":
             return
         if run.status == "completed":
             self._echo(f"completed {run.id}  {run.task_name} -> {_short(run.results)}")
