@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-import json
 import os
 import sqlite3
 from collections.abc import Callable
@@ -166,7 +165,7 @@ class Orchestrator:
             run = announcement.run
             if announcement.created:
                 parent = f"  (subtask of {run.parent_id})" if run.parent_id else ""
-                self._echo(f"queued   {run.id}  {run.task_name}{_args(run.input)}{parent}")
+                self._echo(f"queued   {run.id}  {run.task_name}({_short(run.input_json)}){parent}")
             self._enqueue(run.id, run.is_subtask)
         elif isinstance(announcement, RetryScheduled):
             self._schedule_retry(announcement.run, announcement.retry.delay)
@@ -264,7 +263,7 @@ class Orchestrator:
             on_refused=endpoint.refused,
         )
         await server.start()
-        label = f"{run.task_name}{_args(run.input)}"
+        label = f"{run.task_name}({_short(run.input_json)})"
         self._echo(f"running  {run.id}  {label}" + (f"  (attempt {attempt + 1})" if attempt else ""))
         try:
             try:
@@ -374,7 +373,7 @@ class Orchestrator:
         if run is None or run.status == "canceled":
             return
         if run.status == "completed":
-            self._echo(f"completed {run.id}  {run.task_name} -> {_short(run.results)}")
+            self._echo(f"completed {run.id}  {run.task_name} -> {_short(run.results_json or 'null')}")
         else:
             first_line = (run.error or "").splitlines()[0] if run.error else ""
             self._echo(f"failed   {run.id}  {run.task_name}: {first_line}")
@@ -402,10 +401,6 @@ def _exit_message(code: int | None, stderr: list[str]) -> str:
     return message
 
 
-def _args(value: Any) -> str:
-    return f"({_short(value)})"
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+def _short(text: str, limit: int = 80) -> str:
+    """Stored JSON text (compact already) for a status line, cut to ``limit`` characters."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
