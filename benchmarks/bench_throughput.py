@@ -46,6 +46,7 @@ METRICS = {
     "server CPU per run": "ms",
     "workers CPU per run": "ms",
     "client CPU per run": "ms",
+    "total CPU per run": "ms",
     "server peak RSS": "MB",
 }
 
@@ -123,13 +124,17 @@ def run_once(side: h.Side, server: DevServer, task: str, runs: int, concurrency:
     latencies = measured["latencies"]
     if len(latencies) != runs:
         raise SystemExit(f"{side.name}: {len(latencies)} of {runs} runs finished")
+    cpu = {
+        "server CPU per run": (after[0] - server_before) * 1000 / runs,
+        "workers CPU per run": (after[1] - workers_before) * 1000 / runs,
+        "client CPU per run": measured["cpu"] * 1000 / runs,
+    }
     return {
         "throughput": runs / measured["wall"],
         "p50 latency": percentile(latencies, 0.5),
         "p99 latency": percentile(latencies, 0.99),
-        "server CPU per run": (after[0] - server_before) * 1000 / runs,
-        "workers CPU per run": (after[1] - workers_before) * 1000 / runs,
-        "client CPU per run": measured["cpu"] * 1000 / runs,
+        **cpu,
+        "total CPU per run": sum(cpu.values()),
         "server peak RSS": server.peak_rss_mb(),
     }
 
@@ -237,9 +242,14 @@ def main() -> None:
     report.notes.append(
         "Ratios are ours, --prefork / the other side; for throughput, above 1 means --prefork is faster."
     )
+    cores = h.machine()["cores"]
+    total = {name: statistics.median(s["total CPU per run"] for s in samples[name]) for name in servers}
     report.notes.append(
         "CPU per run: server = the dev server process; workers = its descendants (zygote, attempts); "
-        "client = the load process over the measured span."
+        "client = the load process over the measured span. With the machine to itself, "
+        f"{cores} cores allow at most {cores} x 1000 / total CPU ms runs/s: "
+        + ", ".join(f"{name} {cores * 1000 / total[name]:.0f}" for name in servers)
+        + " (this machine is shared, so the measured runs/s are lower)."
     )
     report.notes.append(
         f"Dev server concurrency: {args.max_concurrency or 'its default'} (--max-concurrency)."

@@ -50,6 +50,7 @@ def sides(result: dict[str, object]) -> set[str]:
         ("bench_wait_many.py", ("--runs", "5"), {"ours", "render_sdk==0.3.0"}),
         ("bench_local_history.py", ("--sizes", "20,40", "--requests", "5"), {"20 runs", "40 runs"}),
         ("bench_client_import.py", (), {"ours", "render==1.5.0", "render_sdk==0.3.0"}),
+        ("bench_throughput.py", ("--runs", "20"), {"ours", "ours, --prefork", "floor (stdlib worker)"}),
     ],
 )
 def test_benchmark_script_runs(
