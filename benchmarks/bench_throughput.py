@@ -177,13 +177,16 @@ def plot(report: h.Report, sides: list[str], path: Path, runs: int, concurrency:
     bars = ((-width / 2, "p50 latency", "#8da0cb"), (width / 2, "p99 latency", "#fc8d62"))
     for offset, metric, color in bars:
         values = [row(metric, side).median * 1000 for side in sides]
-        right.bar([x + offset for x in positions], values, width, label=metric.split()[0], color=color)
-    right.set_yscale("log")
+        drawn = right.bar(
+            [x + offset for x in positions], values, width, label=metric.split()[0], color=color
+        )
+        right.bar_label(drawn, fmt="%.0f", fontsize=8)
     right.set_xticks(list(positions), sides)
     right.set_ylabel("create to terminal event, ms (median)")
     right.set_title("Latency")
     right.legend()
-    fig.suptitle(f"render-workflows dev: {runs} trivial runs, {concurrency} in flight, 2 cores")
+    cores = h.machine()["cores"]
+    fig.suptitle(f"render-workflows dev: {runs} trivial runs, {concurrency} in flight, {cores} cores")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
