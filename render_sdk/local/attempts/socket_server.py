@@ -266,9 +266,10 @@ class _Connection(asyncio.Protocol):
         """A fresh parser for the next request, given what the last one received beyond its request."""
         data, closed = self._parser.trailing_data
         self._parser = _parser()
-        self._parser.receive_data(bytes(data))
+        if data:
+            self._parser.receive_data(bytes(data))
         if closed:
-            self._parser.receive_data(b"")
+            self._parser.receive_data(b"")  # h11's end of file
         assert self._transport is not None
         self._transport.resume_reading()
         self._advance()
