@@ -20,6 +20,7 @@ SCRIPTS = [
     "bench_wait_many.py",
     "bench_local_history.py",
     "bench_client_import.py",
+    "bench_throughput.py",
 ]
 RESULTS = h.BENCH_DIR / "RESULTS.md"
 NOTES_HEADING = "## Notes"

@@ -71,6 +71,15 @@ def sides(result: dict[str, object]) -> set[str]:
         ),
         ("bench_local_history.py", ("--sizes", "20,40", "--requests", "5"), {"20 runs", "40 runs"}, set()),
         ("bench_client_import.py", (), {"ours", "render==1.5.0", "render_sdk==0.3.0"}, set()),
+        (
+            "bench_throughput.py",
+            ("--runs", "20"),
+            {"ours", "ours, --prefork", "floor (stdlib worker)"},
+            {
+                "ours, --prefork: within 1.5x of the floor worker's throughput",
+                "ours, --prefork: at least 300 runs/s",
+            },
+        ),
     ],
 )
 def test_benchmark_script_runs(

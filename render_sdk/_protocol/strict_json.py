@@ -64,7 +64,11 @@ def find_non_json(value: Any, path: str) -> str | None:
 
 def dumps(value: Any) -> str:
     """Serialize strict JSON (no NaN or Infinity), compactly."""
-    return json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
+
+
+# One encoder for every call: json.dumps builds a new one whenever it is given options.
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"), ensure_ascii=False)
 
 
 class InvalidJSON(ValueError):

@@ -149,4 +149,25 @@ def dev(argv: Sequence[str]) -> int:
 
 
 def _echo(line: str) -> None:
-    print(line, flush=True)
+    """Print a line for the user; while the server runs, the lines of one turn of its loop go in one write."""
+    import asyncio  # loaded by dev() already; not at import, so that `logs` stays quick
+
+    sys.stdout.write(line + "\n")
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        sys.stdout.flush()
+        return
+    global _flush_scheduled
+    if not _flush_scheduled:
+        _flush_scheduled = True
+        loop.call_soon(_flush)
+
+
+_flush_scheduled = False
+
+
+def _flush() -> None:
+    global _flush_scheduled
+    _flush_scheduled = False
+    sys.stdout.flush()

@@ -180,6 +180,9 @@ class LocalRuntime:
         config = uvicorn.Config(
             RequestGuard(build_app(store, states, closing=streams_closing), guard),
             log_level="warning",
+            access_log=False,
+            # No proxy sits in front of a local runtime: X-Forwarded-* from a local client are not trusted.
+            proxy_headers=False,
             lifespan="off",
             timeout_graceful_shutdown=1,
         )

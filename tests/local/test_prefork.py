@@ -9,9 +9,11 @@ attempt's parent is the zygote (its pid is in the banner), a cold-started one's 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import textwrap
 import time
@@ -22,6 +24,7 @@ import pytest
 
 from render_sdk import RenderSync
 from render_sdk.local.attempts.prefork import NotPreforkable, PythonCommand, parse_python_command
+from render_sdk.workflows._zygote import REHEARSALS
 
 from .processes import HTTP, pid_alive, wait_until, zygote_pid
 
@@ -104,7 +107,8 @@ def test_attempts_are_forked_with_the_cold_start_contract(
     assert one["pid"] != two["pid"]
     assert one["socket"] != two["socket"]
     assert one["random"] != two["random"]
-    assert not pid_alive(one["pid"]) and not pid_alive(two["pid"])
+    # A run is complete once its report is committed; the process exits just after it is answered.
+    wait_until(lambda: not pid_alive(one["pid"]) and not pid_alive(two["pid"]), message="both children gone")
 
 
 def test_non_python_command_starts_cold(start_local_runtime: Any, tmp_path: Path) -> None:
@@ -205,3 +209,53 @@ def test_python_commands_are_recognised(tmp_path: Path, argv: list[str], expecte
 def test_other_commands_are_not_preforked(tmp_path: Path, argv: list[str], reason: str) -> None:
     with pytest.raises(NotPreforkable, match=re.escape(reason)):
         parse_python_command(argv, tmp_path)
+
+
+REHEARSAL = """
+import json, os, threading
+from render_sdk import Workflows
+import render_sdk.workflows._serving as serving
+import render_sdk.workflows._zygote as zygote
+
+app = Workflows(auto_start=True)
+ran = []
+
+@app.task
+def program_task() -> None:
+    ran.append(1)
+
+statuses = []
+serve = serving.serve
+serving.serve = lambda tasks: statuses.append(serve(tasks)) or statuses[-1]
+
+def descriptors():
+    return sorted(os.listdir("/proc/self/fd"))
+
+before = (descriptors(), dict(os.environ))
+zygote._rehearse()
+print(json.dumps({
+    "statuses": statuses,
+    "program_task_ran": bool(ran),
+    "served": serving.PROCESS.served,
+    "threads": len(os.listdir("/proc/self/task")),
+    "same_descriptors": descriptors() == before[0],
+    "same_environment": dict(os.environ) == before[1],
+}))
+"""
+
+
+def test_the_zygote_rehearses_attempts_and_is_left_as_it_was(subprocess_env: dict[str, str]) -> None:
+    """Before forking, the zygote serves stand-in attempts itself (so children run warm code); nothing of the
+    program runs, and no thread, descriptor, variable or served state is left behind."""
+    done = subprocess.run(
+        [sys.executable, "-c", REHEARSAL], env=subprocess_env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "statuses": [0] * REHEARSALS,
+        "program_task_ran": False,
+        "served": False,
+        "threads": 1,
+        "same_descriptors": True,
+        "same_environment": True,
+    }

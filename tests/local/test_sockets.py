@@ -119,6 +119,36 @@ def test_request_pipelined_behind_a_held_one_is_answered_next(tmp_path: Path) ->
     assert asyncio.run(main()) == [b'{"path":"/first"}', b'{"path":"/second"}']
 
 
+def test_a_kept_alive_connection_serves_one_request_after_another(tmp_path: Path) -> None:
+    """Each request sent only once the previous answer arrived (as an HTTP client's connection pool does)."""
+
+    async def main() -> list[bytes]:
+        async def handler(method: str, path: str, body: bytes) -> Reply:
+            return Reply(200, {"path": path})
+
+        server = SocketServer(tmp_path / "keep-alive.sock", handler)
+        await server.start()
+        try:
+            reader, writer = await _connect(server.path)
+            bodies = []
+            for path in ("/first", "/second", "/third"):
+                writer.write(_request(path))
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), DEADLINE_SECONDS)
+                assert b"connection: close" not in head.lower()
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                bodies.append(await reader.readexactly(length))
+            writer.close()
+            return bodies
+        finally:
+            await server.close()
+
+    assert asyncio.run(main()) == [b'{"path":"/first"}', b'{"path":"/second"}', b'{"path":"/third"}']
+
+
 def test_group_is_alive_while_any_member_runs(tmp_path: Path) -> None:
     pid_file = tmp_path / "grandchild.pid"
     # The leader starts a grandchild in its group, reports its pid and exits.

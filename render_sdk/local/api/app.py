@@ -31,7 +31,7 @@ from starlette.routing import BaseRoute, Route
 from render_sdk._protocol.strict_json import InvalidJSON, loads
 from render_sdk.local.api.dashboard import dashboard_routes
 from render_sdk.local.api.errors import ApiError, StrictJSONResponse, error_response, from_engine
-from render_sdk.local.api.events_stream import stream_task_run_events
+from render_sdk.local.api.events_stream import EventStreams
 from render_sdk.local.api.models import (
     task_model,
     task_run_details_model,
@@ -75,10 +75,9 @@ def build_app(
         closing: Once set, open event streams end and new ones end at once (the server is stopping).
     """
     api = _Handlers(store, states)
-    closing = closing if closing is not None else asyncio.Event()
-
-    async def events(request: Request) -> Response:
-        return await stream_task_run_events(request, store, states.bus, heartbeat_seconds, closing)
+    streams = EventStreams(
+        store, states.bus, heartbeat_seconds, closing if closing is not None else asyncio.Event()
+    )
 
     def guarded(
         handler: Callable[[Request], Awaitable[Response]],
@@ -100,7 +99,7 @@ def build_app(
         Route("/v1/tasks/{task_id}", guarded(api.get_task), methods=["GET"]),
         Route("/v1/task-runs", guarded(api.create_task_run), methods=["POST"]),
         Route("/v1/task-runs", guarded(api.list_task_runs), methods=["GET"]),
-        Route("/v1/task-runs/events", guarded(events), methods=["GET"]),
+        Route("/v1/task-runs/events", guarded(streams.open), methods=["GET"]),
         Route("/v1/task-runs/{task_run_id}", guarded(api.get_task_run), methods=["GET"]),
         Route("/v1/task-runs/{task_run_id}", guarded(api.cancel_task_run), methods=["DELETE"]),
         Route("/v1/workflows", guarded(api.list_workflows), methods=["GET"]),
@@ -234,7 +233,9 @@ class _Handlers:
         if problem is not None:
             raise ApiError(400, problem)
         run = self._states.create_run(task, input_value, idempotency_key)
-        return _json(task_run_model(run, self._store.attempts(run.id)).to_dict(), status=202)
+        # A run that never started (a new one always: it starts on a later turn of the loop) has no attempts.
+        attempts = self._store.attempts(run.id) if run.started_at is not None else []
+        return _json(task_run_model(run, attempts).to_dict(), status=202)
 
     async def list_task_runs(self, request: Request) -> Response:
         limit = _limit(request)

@@ -38,7 +38,7 @@ from render_sdk._protocol.worker_env import MODE_VARIABLE
 from render_sdk.local.attempts.slots import AttemptSlot
 from render_sdk.local.attempts.socket_server import HttpError, Reply
 from render_sdk.local.engine.errors import Conflict, EngineError, NotFound
-from render_sdk.local.engine.records import TERMINAL_STATUSES
+from render_sdk.local.engine.records import TERMINAL_STATUSES, RunRecord
 from render_sdk.local.engine.states import RunStates
 from render_sdk.local.engine.store import Store
 
@@ -48,13 +48,16 @@ RESULT_HOLD_SECONDS = 5.0
 
 
 class AttemptEndpoint:
-    """Answers the callback API for attempt ``attempt`` of run ``run_id``: wire bodies in, transitions out.
+    """Answers the callback API for attempt ``attempt`` of ``run``: wire bodies in, transitions out.
 
     What the worker reports goes to the state machine, which announces it; this endpoint tells nobody else.
     """
 
-    def __init__(self, run_id: str, attempt: int, store: Store, states: RunStates, slot: AttemptSlot) -> None:
-        self.run_id = run_id
+    def __init__(
+        self, run: RunRecord, attempt: int, store: Store, states: RunStates, slot: AttemptSlot
+    ) -> None:
+        self._run = run
+        self.run_id = run.id
         self.attempt = attempt
         self._store = store
         self._states = states
@@ -99,9 +102,7 @@ class AttemptEndpoint:
             self._states.fail_attempt(self.run_id, self.attempt, refusal)
 
     def _input(self) -> Reply:
-        run = self._store.get_run(self.run_id)
-        if run is None:
-            raise HttpError(404, f"task run {self.run_id} not found")
+        run = self._run  # what the input names never changes
         task_input = TaskInput(
             task_name=run.task_name,
             input=encode_payload(run.input),

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-import json
 import os
 import sqlite3
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from render_sdk.local.attempts.processes import proc_stat, stop_left_behind
 from render_sdk.local.attempts.slots import AttemptSlot, Slots
 from render_sdk.local.attempts.socket_server import SocketServer
 from render_sdk.local.engine.clock import TimerHandle
-from render_sdk.local.engine.records import TERMINAL_STATUSES, RunRecord
+from render_sdk.local.engine.records import RunRecord
 from render_sdk.local.engine.states import (
     Announcement,
     AttemptEnded,
@@ -78,6 +77,8 @@ class _Running:
     """The attempt's final status, once the state machine has announced it."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     process: AttemptProcess | None = None
+    final: RunRecord | None = None
+    """The run as its end was announced, once it ended."""
 
 
 class Orchestrator:
@@ -164,7 +165,7 @@ class Orchestrator:
             run = announcement.run
             if announcement.created:
                 parent = f"  (subtask of {run.parent_id})" if run.parent_id else ""
-                self._echo(f"queued   {run.id}  {run.task_name}{_args(run.input)}{parent}")
+                self._echo(f"queued   {run.id}  {run.task_name}({_short(run.input_json)}){parent}")
             self._enqueue(run.id, run.is_subtask)
         elif isinstance(announcement, RetryScheduled):
             self._schedule_retry(announcement.run, announcement.retry.delay)
@@ -172,11 +173,18 @@ class Orchestrator:
             running = self._running.get(announcement.run_id)
             if running is not None and running.attempt == announcement.attempt and not running.ended.done():
                 running.ended.set_result(announcement.status)
-        elif isinstance(announcement, RunEnded) and announcement.run.status == "canceled":
-            timer = self._retry_timers.pop(announcement.run.id, None)
-            if timer is not None:
-                timer.cancel()
-            self._echo(f"canceled {announcement.run.id}")
+        elif isinstance(announcement, RunEnded):
+            running = self._running.get(announcement.run.id)
+            if running is not None:
+                running.final = announcement.run
+            if announcement.run.status == "canceled":
+                self._canceled(announcement.run.id)
+
+    def _canceled(self, run_id: str) -> None:
+        timer = self._retry_timers.pop(run_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._echo(f"canceled {run_id}")
 
     # ---- scheduling ------------------------------------------------------------------------------------
 
@@ -246,7 +254,7 @@ class Orchestrator:
             slot.end()
 
     async def _supervise(self, run: RunRecord, attempt: int, running: _Running) -> None:
-        endpoint = AttemptEndpoint(run.id, attempt, self._store, self._states, running.slot)
+        endpoint = AttemptEndpoint(run, attempt, self._store, self._states, running.slot)
         socket_path = self._socket_dir / f"{next(self._socket_names)}.sock"
         server = SocketServer(
             socket_path,
@@ -255,7 +263,7 @@ class Orchestrator:
             on_refused=endpoint.refused,
         )
         await server.start()
-        label = f"{run.task_name}{_args(run.input)}"
+        label = f"{run.task_name}({_short(run.input_json)})"
         self._echo(f"running  {run.id}  {label}" + (f"  (attempt {attempt + 1})" if attempt else ""))
         try:
             try:
@@ -279,7 +287,7 @@ class Orchestrator:
             await self._watch(run, attempt, running, process)
         finally:
             await server.close()
-            self._report(run.id)
+            self._report(running)
 
     async def _watch(self, run: RunRecord, attempt: int, running: _Running, process: AttemptProcess) -> None:
         """Wait for the attempt to end, its process to exit, a stop or the timeout; then stop the process."""
@@ -360,12 +368,12 @@ class Orchestrator:
         if self._verbose:
             self._echo(f"  {run_id} {stream}: {line}")
 
-    def _report(self, run_id: str) -> None:
-        run = self._store.get_run(run_id)
-        if run is None or run.status not in TERMINAL_STATUSES or run.status == "canceled":
+    def _report(self, running: _Running) -> None:
+        run = running.final
+        if run is None or run.status == "canceled":
             return
         if run.status == "completed":
-            self._echo(f"completed {run.id}  {run.task_name} -> {_short(run.results)}")
+            self._echo(f"completed {run.id}  {run.task_name} -> {_short(run.results_json or 'null')}")
         else:
             first_line = (run.error or "").splitlines()[0] if run.error else ""
             self._echo(f"failed   {run.id}  {run.task_name}: {first_line}")
@@ -393,10 +401,6 @@ def _exit_message(code: int | None, stderr: list[str]) -> str:
     return message
 
 
-def _args(value: Any) -> str:
-    return f"({_short(value)})"
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+def _short(text: str, limit: int = 80) -> str:
+    """Stored JSON text (compact already) for a status line, cut to ``limit`` characters."""
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -20,8 +20,6 @@ from render_sdk.local.limits import OUTPUT_LINE_BYTES
 __all__ = ["LineSink", "ProcStat", "WorkerProcess", "pid_running", "proc_stat", "stop_left_behind"]
 
 GRACE_SECONDS = 2.0
-_LINE_LIMIT = OUTPUT_LINE_BYTES
-_READ_BYTES = 64 << 10
 _STDERR_TAIL = 20
 _PROC = Path("/proc")
 
@@ -33,27 +31,18 @@ class WorkerProcess:
     """One worker process, leader of its own process group.
 
     Either started here (:meth:`start`) or adopted from whoever started it (:meth:`adopt`: a prefork child,
-    whose exit status comes from the zygote that forked it).
+    whose exit status comes from the zygote that forked it). Its output arrives through protocols, not
+    stream readers: each pipe's bytes are cut into lines as they come, with no task per pipe.
     """
 
-    def __init__(
-        self,
-        pid: int,
-        stdout: asyncio.StreamReader,
-        stderr: asyncio.StreamReader,
-        exited: asyncio.Future[int | None],
-        on_line: LineSink,
-        release: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.pid = pid
-        self._exited = exited
+    def __init__(self, on_line: LineSink, exited: asyncio.Future[int | None] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        self.pid = 0
         self._on_line = on_line
-        self._release = release
+        self._exited: asyncio.Future[int | None] = exited if exited is not None else loop.create_future()
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL)
-        self._readers = [
-            asyncio.ensure_future(self._pump(stdout, "stdout")),
-            asyncio.ensure_future(self._pump(stderr, "stderr")),
-        ]
+        self._output = {name: _Lines(name, self._emit, loop.create_future()) for name in ("stdout", "stderr")}
+        self._transports: list[asyncio.BaseTransport] = []
 
     @classmethod
     async def start(
@@ -64,7 +53,9 @@ class WorkerProcess:
         Raises:
             OSError: The command could not be started (not found, not executable).
         """
-        process = await asyncio.create_subprocess_exec(
+        process = cls(on_line)
+        transport, _ = await asyncio.get_running_loop().subprocess_exec(
+            lambda: _Spawned(process),
             *command,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
@@ -72,11 +63,10 @@ class WorkerProcess:
             env=dict(env),
             cwd=cwd,
             start_new_session=True,
-            limit=_LINE_LIMIT,
         )
-        assert process.stdout is not None and process.stderr is not None
-        exited: asyncio.Future[int | None] = asyncio.ensure_future(_exit_status(process))
-        return cls(process.pid, process.stdout, process.stderr, exited, on_line)
+        process.pid = transport.get_pid()
+        process._transports.append(transport)
+        return process
 
     @classmethod
     async def adopt(
@@ -91,22 +81,16 @@ class WorkerProcess:
             exited: Resolves to its exit status once it has exited; None if that cannot be known.
             on_line: Gets every line it prints.
         """
+        process = cls(on_line, exited)
+        process.pid = pid
         loop = asyncio.get_running_loop()
-        readers: list[asyncio.StreamReader] = []
-        transports: list[asyncio.BaseTransport] = []
-        for fd in (stdout_fd, stderr_fd):
-            reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+        for name, fd in (("stdout", stdout_fd), ("stderr", stderr_fd)):
+            lines = process._output[name]
             transport, _ = await loop.connect_read_pipe(
-                functools.partial(asyncio.StreamReaderProtocol, reader), os.fdopen(fd, "rb", buffering=0)
+                functools.partial(_Piped, lines), os.fdopen(fd, "rb", buffering=0)
             )
-            readers.append(reader)
-            transports.append(transport)
-
-        def release() -> None:
-            for transport in transports:
-                transport.close()
-
-        return cls(pid, readers[0], readers[1], exited, on_line, release)
+            process._transports.append(transport)
+        return process
 
     async def wait_exit(self) -> int | None:
         """Wait for the leader process to exit (processes it started may still hold its output open).
@@ -134,36 +118,102 @@ class WorkerProcess:
         await _terminate_group(self.pid, grace)
         await asyncio.shield(self._exited)
         # A process that left the group (setsid) may hold the pipes open forever; do not wait for it.
-        _, unfinished = await asyncio.wait(self._readers, timeout=grace)
-        for reader in unfinished:
-            reader.cancel()
-        self._release()
+        ends = [lines.ended for lines in self._output.values() if not lines.ended.done()]
+        if ends:
+            await asyncio.wait(ends, timeout=grace)
+        for transport in self._transports:
+            transport.close()
 
-    async def _pump(self, stream: asyncio.StreamReader, name: str) -> None:
-        """Forward each line; one longer than OUTPUT_LINE_BYTES goes as several records, nothing dropped."""
-        pending = bytearray()
-        while True:
-            chunk = await stream.read(_READ_BYTES)
-            if not chunk:
-                if pending:
-                    self._emit(name, bytes(pending))
-                return
-            pending += chunk
-            start = 0
-            while (end := pending.find(b"\n", start)) != -1:
-                self._emit(name, bytes(pending[start:end]))
-                start = end + 1
-            del pending[:start]
-            while len(pending) > OUTPUT_LINE_BYTES:  # a line of exactly the limit may still end here
-                cut = _utf8_boundary(pending, OUTPUT_LINE_BYTES)
-                self._emit(name, bytes(pending[:cut]))
-                del pending[:cut]
-
-    def _emit(self, name: str, raw: bytes) -> None:
-        line = raw.decode("utf-8", errors="replace").rstrip("\r")
+    def _emit(self, name: str, line: str) -> None:
         if name == "stderr":
             self.stderr_tail.append(line)
         self._on_line(name, line)
+
+
+class _Lines:
+    """One output stream, cut into lines; one longer than OUTPUT_LINE_BYTES goes as several records."""
+
+    def __init__(self, name: str, emit: LineSink, ended: asyncio.Future[None]) -> None:
+        self._name = name
+        self._emit = emit
+        self._pending = bytearray()
+        self.ended = ended
+        """Resolves once the stream has ended (end of file, or the pipe was lost)."""
+
+    def feed(self, data: bytes) -> None:
+        pending = self._pending
+        pending += data
+        start = 0
+        while (end := pending.find(b"\n", start)) != -1:
+            self._line(pending[start:end])
+            start = end + 1
+        del pending[:start]
+        while len(pending) > OUTPUT_LINE_BYTES:  # a line of exactly the limit may still end here
+            cut = _utf8_boundary(pending, OUTPUT_LINE_BYTES)
+            self._line(pending[:cut])
+            del pending[:cut]
+
+    def end(self) -> None:
+        if self.ended.done():
+            return
+        if self._pending:
+            self._line(self._pending)
+            self._pending = bytearray()
+        self.ended.set_result(None)
+
+    def _line(self, raw: bytearray) -> None:
+        self._emit(self._name, raw.decode("utf-8", errors="replace").rstrip("\r"))
+
+
+class _Spawned(asyncio.SubprocessProtocol):
+    """A process started here: its two pipes into lines, its exit status into the process's future."""
+
+    def __init__(self, process: WorkerProcess) -> None:
+        self._process = process
+        self._output = {1: process._output["stdout"], 2: process._output["stderr"]}
+        self._transport: asyncio.SubprocessTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        self._transport = transport
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        assert isinstance(data, bytes)
+        self._output[fd].feed(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self._output[fd].end()
+        self._close_when_done()
+
+    def process_exited(self) -> None:
+        assert self._transport is not None
+        exited = self._process._exited
+        if not exited.done():
+            exited.set_result(self._transport.get_returncode())
+        self._close_when_done()
+
+    def _close_when_done(self) -> None:
+        # As asyncio's own subprocess protocol does: the transport is closed once nothing is left to read.
+        done = all(lines.ended.done() for lines in self._output.values())
+        if done and self._process._exited.done() and self._transport is not None:
+            self._transport.close()
+
+
+class _Piped(asyncio.Protocol):
+    """One pipe of an adopted process, into lines."""
+
+    def __init__(self, lines: _Lines) -> None:
+        self._lines = lines
+
+    def data_received(self, data: bytes) -> None:
+        self._lines.feed(data)
+
+    def eof_received(self) -> bool:
+        self._lines.end()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lines.end()
 
 
 def _utf8_boundary(data: bytearray, limit: int) -> int:
@@ -172,10 +222,6 @@ def _utf8_boundary(data: bytearray, limit: int) -> int:
     while cut > limit - 4 and cut > 0 and data[cut] & 0xC0 == 0x80:
         cut -= 1
     return cut if cut > limit - 4 else limit
-
-
-async def _exit_status(process: asyncio.subprocess.Process) -> int | None:
-    return await process.wait()
 
 
 async def stop_left_behind(pgid: int, start_time: int | None, grace: float = GRACE_SECONDS) -> bool:

@@ -3,8 +3,8 @@
 Each worker process gets its own socket in a private directory (mode 0700). The socket is 0600 from
 the moment it exists: it is bound under a umask that leaves no other bits, not chmod-ed afterwards. It
 listens with a large backlog: a fan-out from an asyncio worker opens many connections at once, and a backlog
-of 5 would refuse some. HTTP is parsed by h11, so keep-alive, chunked bodies and malformed requests behave
-like any real server.
+of 5 would refuse some. Requests are parsed by h11, so keep-alive, chunked bodies and malformed requests
+behave like any real server; each answer (a status and a small JSON body) is written in one piece.
 
 Bounds, so that one worker cannot exhaust the server: at most :data:`~render_sdk.local.limits.
 CONNECTIONS_PER_ATTEMPT` connections are served at once (further ones wait in the backlog until one ends), a
@@ -23,6 +23,7 @@ import socket
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -86,16 +87,16 @@ class SocketServer:
         max_body_bytes: int = CALLBACK_BODY_BYTES,
     ) -> None:
         self.path = path
-        self._handler = handler
+        self.handler = handler
         self._notice = notice or (lambda line: None)
         self._noticed: set[str] = set()
-        self._on_refused = on_refused or (lambda path, message: None)
+        self.on_refused = on_refused or (lambda path, message: None)
         self._max_connections = max_connections
-        self._max_body_bytes = max_body_bytes
+        self.max_body_bytes = max_body_bytes
         self._slots = asyncio.Semaphore(max_connections)
         self._listener: socket.socket | None = None
         self._accepting: asyncio.Task[None] | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: set[_Connection] = set()
 
     async def start(self) -> None:
         """Bind and listen."""
@@ -110,10 +111,10 @@ class SocketServer:
                 await self._accepting
         if self._listener is not None:
             self._listener.close()
-        for connection in list(self._connections):
-            connection.cancel()
-        if self._connections:
-            await asyncio.wait(self._connections)
+        abandoned = [connection.abandon() for connection in list(self._connections)]
+        handlers = [handler for handler in abandoned if handler is not None]
+        if handlers:
+            await asyncio.wait(handlers)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
@@ -144,135 +145,171 @@ class SocketServer:
                 )
                 await asyncio.sleep(_DESCRIPTOR_PAUSE_SECONDS)
                 continue
-            task = asyncio.ensure_future(self._serve(connection))
-            self._connections.add(task)
-            task.add_done_callback(self._ended)
+            try:
+                await loop.connect_accepted_socket(lambda: _Connection(self), connection)
+            except OSError:
+                connection.close()
+                self._slots.release()
 
-    def _ended(self, task: asyncio.Task[None]) -> None:
-        self._connections.discard(task)
+    def opened(self, connection: _Connection) -> None:
+        self._connections.add(connection)
+
+    def ended(self, connection: _Connection) -> None:
+        self._connections.discard(connection)
         self._slots.release()
 
-    async def _serve(self, connection: socket.socket) -> None:
-        try:
-            reader, writer = await asyncio.open_unix_connection(sock=connection)
-        except OSError:
-            connection.close()
-            return
-        try:
-            await self._serve_connection(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
 
-    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+class _Connection(asyncio.Protocol):
+    """One connection: requests parsed by h11, one at a time, each answered in one write.
+
+    A handler may hold a request for seconds (a subtask result), so the connection is read meanwhile: a client
+    that hangs up ends its handler, and a pipelined request is kept (reading pauses) for the next cycle. Each
+    request cycle gets a fresh h11 parser, handed what the previous one received beyond its request.
+    """
+
+    def __init__(self, server: SocketServer) -> None:
+        self._server = server
+        self._parser = _parser()
+        self._transport: asyncio.Transport | None = None
+        self._request: h11.Request | None = None
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._handling: asyncio.Task[Reply] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._server.opened(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._handling is not None:
+            self._handling.cancel()
+        self._server.ended(self)
+
+    def data_received(self, data: bytes) -> None:
+        self._parser.receive_data(data)
+        if self._handling is not None:
+            assert self._transport is not None
+            self._transport.pause_reading()  # a pipelined request waits for the answer to this one
+            return
+        self._advance()
+
+    def eof_received(self) -> bool:
+        if self._handling is not None:  # the client hung up on a held request: nobody is left to answer
+            self._handling.cancel()
+            return False
+        self._parser.receive_data(b"")
+        self._advance()
+        return True
+
+    def abandon(self) -> asyncio.Task[Reply] | None:
+        """Close the connection (the server stops); the handler still running, if any, is cancelled."""
+        handling = self._handling
+        if handling is not None:
+            handling.cancel()
+        if self._transport is not None:
+            self._transport.close()
+        return handling
+
+    def _advance(self) -> None:
+        """Read events until a request is complete (then answer it) or more data is needed."""
+        max_body = self._server.max_body_bytes
         while True:
             try:
-                request, body = await _read_request(connection, reader, self._max_body_bytes)
+                event = self._parser.next_event()
             except h11.RemoteProtocolError as exc:
-                if connection.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                    await _send(connection, writer, Reply(400, {"message": f"malformed HTTP request: {exc}"}))
+                self._respond(Reply(400, {"message": f"malformed HTTP request: {exc}"}), close=True)
                 return
-            except _BodyTooLarge as exc:
-                message = (
-                    f"request body is larger than the local runtime's limit of {self._max_body_bytes} bytes"
-                )
-                self._on_refused(exc.path, message)
-                await _send(connection, writer, Reply(413, {"message": message}))
+            if event is h11.NEED_DATA:
                 return
-            if request is None:
+            if isinstance(event, h11.Request):
+                self._request, self._chunks, self._size = event, [], 0
+                declared = dict(event.headers).get(b"content-length", b"")
+                if declared.isdigit() and int(declared) > max_body:
+                    self._refuse_too_large()
+                    return
+            elif isinstance(event, h11.Data):
+                self._size += len(event.data)
+                if self._size > max_body:
+                    self._refuse_too_large()
+                    return
+                self._chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                assert self._request is not None
+                request, body = self._request, b"".join(self._chunks)
+                self._request, self._chunks = None, []
+                handling = self._handling = asyncio.ensure_future(self._call(request, body))
+                handling.add_done_callback(self._answered)
                 return
-            reply = await self._answer(request, body, connection, reader)
-            if reply is None:
+            else:  # ConnectionClosed: the client is done
+                self._close()
                 return
-            await _send(connection, writer, reply)
-            if connection.our_state is h11.MUST_CLOSE or connection.their_state is h11.MUST_CLOSE:
-                return
-            try:
-                connection.start_next_cycle()
-            except h11.LocalProtocolError:
-                return
-
-    async def _answer(
-        self, request: h11.Request, body: bytes, connection: h11.Connection, reader: asyncio.StreamReader
-    ) -> Reply | None:
-        """The handler's reply, or None if the client hung up first.
-
-        A handler may hold a request for seconds (a subtask result), so the connection is read meanwhile: a
-        client that goes away ends its handler, and a pipelined request is kept by h11 for the next cycle.
-        """
-        handling = asyncio.ensure_future(self._call(request, body))
-        hangup = asyncio.ensure_future(reader.read(65536))
-        try:
-            await asyncio.wait({handling, hangup}, return_when=asyncio.FIRST_COMPLETED)
-            if hangup.done():
-                data = hangup.result()
-                if not data and not handling.done():
-                    return None
-                if data:
-                    connection.receive_data(data)
-            return await handling
-        finally:
-            handling.cancel()
-            if not hangup.done():
-                hangup.cancel()
-                # Unread data stays buffered; the next request's read may start only once this one ended.
-                await asyncio.wait({hangup})
 
     async def _call(self, request: h11.Request, body: bytes) -> Reply:
         try:
-            return await self._handler(request.method.decode(), request.target.decode(), body)
+            return await self._server.handler(request.method.decode(), request.target.decode(), body)
         except HttpError as exc:
             return Reply(exc.status, {"message": exc.message})
 
+    def _answered(self, handling: asyncio.Task[Reply]) -> None:
+        self._handling = None
+        if handling.cancelled() or self._transport is None or self._transport.is_closing():
+            return
+        error = handling.exception()
+        if error is not None:
+            handling.get_loop().call_exception_handler(
+                {"message": "callback handler failed", "exception": error, "task": handling}
+            )
+            self._respond(Reply(500, {"message": f"local runtime error: {type(error).__name__}"}), close=True)
+            return
+        close = self._parser.their_state is h11.MUST_CLOSE
+        self._respond(handling.result(), close=close)
+        if not close:
+            self._next_cycle()
 
-class _BodyTooLarge(Exception):
-    """The request body is (declared or read to be) larger than the limit."""
+    def _next_cycle(self) -> None:
+        """A fresh parser for the next request, given what the last one received beyond its request."""
+        data, closed = self._parser.trailing_data
+        self._parser = _parser()
+        if data:
+            self._parser.receive_data(bytes(data))
+        if closed:
+            self._parser.receive_data(b"")  # h11's end of file
+        assert self._transport is not None
+        self._transport.resume_reading()
+        self._advance()
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        self.path = path
+    def _refuse_too_large(self) -> None:
+        path = _path(self._request)
+        message = (
+            f"request body is larger than the local runtime's limit of {self._server.max_body_bytes} bytes"
+        )
+        self._server.on_refused(path, message)
+        self._respond(Reply(413, {"message": message}), close=True)
 
+    def _respond(self, reply: Reply, close: bool) -> None:
+        assert self._transport is not None
+        self._transport.write(_response(reply, close))
+        if close:
+            self._close()
 
-async def _read_request(
-    connection: h11.Connection, reader: asyncio.StreamReader, max_body_bytes: int
-) -> tuple[h11.Request | None, bytes]:
-    request: h11.Request | None = None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        event = connection.next_event()
-        if event is h11.NEED_DATA:
-            data = await reader.read(65536)
-            connection.receive_data(data)
-            continue
-        if isinstance(event, h11.Request):
-            request = event
-            declared = dict(event.headers).get(b"content-length", b"")
-            if declared.isdigit() and int(declared) > max_body_bytes:
-                raise _BodyTooLarge(_path(event))
-        elif isinstance(event, h11.Data):
-            size += len(event.data)
-            if size > max_body_bytes:
-                raise _BodyTooLarge(_path(request))
-            chunks.append(bytes(event.data))
-        elif isinstance(event, h11.EndOfMessage):
-            return request, b"".join(chunks)
-        elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
-            return None, b""
+    def _close(self) -> None:
+        assert self._transport is not None
+        self._transport.close()
 
 
-async def _send(connection: h11.Connection, writer: asyncio.StreamWriter, reply: Reply) -> None:
+def _parser() -> h11.Connection:
+    return h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+
+
+def _response(reply: Reply, close: bool) -> bytes:
     body = b"" if reply.body is None else dumps(reply.body).encode()
-    headers = [("content-length", str(len(body)))]
+    head = f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}\r\ncontent-length: {len(body)}\r\n"
     if reply.body is not None:
-        headers.append(("content-type", "application/json"))
-    writer.write(connection.send(h11.Response(status_code=reply.status, headers=headers)))
-    if body:
-        writer.write(connection.send(h11.Data(data=body)))
-    writer.write(connection.send(h11.EndOfMessage()))
-    await writer.drain()
+        head += "content-type: application/json\r\n"
+    if close:
+        head += "connection: close\r\n"
+    return head.encode() + b"\r\n" + body
 
 
 def make_socket_dir() -> Path:

@@ -195,7 +195,7 @@ class RunStates:
             run = self._store.get_run(run_id)
             if run is None or run.status != "pending":
                 return None
-            attempt = len(self._store.attempts(run_id))
+            attempt = self._store.count_attempts(run_id)
             self._store.insert_attempt(
                 AttemptRecord(
                     run_id=run_id,
@@ -208,35 +208,28 @@ class RunStates:
                     results_json=None,
                 )
             )
-            self._store.update_run(
-                run_id,
-                status="running",
-                started_at=run.started_at or started,
-                next_attempt_at=None,
-                error=None,
+            updated = self._store.update_run(
+                run, status="running", started_at=run.started_at or started, next_attempt_at=None, error=None
             )
-            updated = self._store.get_run(run_id)
-        assert updated is not None
         return updated, attempt
 
     def complete_attempt(self, run_id: str, attempt: int, results: list[Any]) -> bool:
         """Record a successful attempt; False if it is no longer running (a late or repeated report)."""
         finished = self.clock.now()
         with self._store.transaction():
-            if not self._is_running(run_id, attempt):
+            running = self._running(run_id, attempt)
+            if running is None:
                 return False
             # The results are stored once, with the run (the API shows them on the completed attempt too).
             self._store.finish_attempt(run_id, attempt, "completed", finished, None, None)
             event_seq = self._store.next_event_seq()
-            self._store.update_run(
-                run_id,
+            run = self._store.update_run(
+                running,
                 status="completed",
-                results_json=results,
+                results_json=dumps(results),
                 completed_at=finished,
                 terminal_seq=event_seq,
             )
-            run = self._store.get_run(run_id)
-        assert run is not None
         self._announce([AttemptEnded(run_id, attempt, "completed"), RunEnded(run, event_seq)])
         return True
 
@@ -248,22 +241,20 @@ class RunStates:
         """
         finished = self.clock.now()
         with self._store.transaction():
-            run = self._store.get_run(run_id)
-            if run is None or not self._is_running(run_id, attempt):
+            run = self._running(run_id, attempt)
+            if run is None:
                 return None
             self._store.finish_attempt(run_id, attempt, "failed", finished, error, None)
             retry = _retry_after(run, attempt, finished)
             if retry is not None:
-                self._store.update_run(
-                    run_id, status="pending", queued_at=retry.due, next_attempt_at=retry.due
+                updated = self._store.update_run(
+                    run, status="pending", queued_at=retry.due, next_attempt_at=retry.due
                 )
             else:
                 event_seq = self._store.next_event_seq()
-                self._store.update_run(
-                    run_id, status="failed", error=error, completed_at=finished, terminal_seq=event_seq
+                updated = self._store.update_run(
+                    run, status="failed", error=error, completed_at=finished, terminal_seq=event_seq
                 )
-            updated = self._store.get_run(run_id)
-        assert updated is not None
         ended = AttemptEnded(run_id, attempt, "failed")
         if retry is not None:
             self._announce([ended, RetryScheduled(updated, retry)])
@@ -305,15 +296,13 @@ class RunStates:
                     self._store.finish_attempt(current.id, last, "canceled", finished, "canceled", None)
                     announcements.append(AttemptEnded(current.id, last, "canceled"))
                 event_seq = self._store.next_event_seq()
-                self._store.update_run(
-                    current.id,
+                canceled = self._store.update_run(
+                    current,
                     status="canceled",
                     completed_at=finished,
                     next_attempt_at=None,
                     terminal_seq=event_seq,
                 )
-                canceled = self._store.get_run(current.id)
-                assert canceled is not None
                 announcements.append(RunEnded(canceled, event_seq))
         self._announce(announcements)
         return [a.run.id for a in announcements if isinstance(a, RunEnded)]
@@ -355,14 +344,15 @@ class RunStates:
         subscription = self.bus.subscribe([run_id])  # before reading, so no transition can slip between
         try:
             run = self._store.get_run(run_id)
-            if run is None or run.status in TERMINAL_STATUSES:
+            if run is None or run.status in TERMINAL_STATUSES or (interrupt is not None and interrupt.done()):
                 return run
-            event = asyncio.ensure_future(subscription.queue.get())
-            waiters: set[asyncio.Future[Any]] = {event} if interrupt is None else {event, interrupt}
+            if interrupt is not None:
+                interrupt.add_done_callback(subscription.wake_on)
             try:
-                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                await subscription.wait(timeout)
             finally:
-                event.cancel()
+                if interrupt is not None:
+                    interrupt.remove_done_callback(subscription.wake_on)
             return self._store.get_run(run_id)
         finally:
             subscription.close()
@@ -401,12 +391,12 @@ class RunStates:
             terminal_seq=None,
         )
 
-    def _is_running(self, run_id: str, attempt: int) -> bool:
+    def _running(self, run_id: str, attempt: int) -> RunRecord | None:
+        """The run, if ``attempt`` is its running attempt (else the report about it is late or repeated)."""
         run = self._store.get_run(run_id)
         if run is None or run.status != "running":
-            return False
-        attempts = self._store.attempts(run_id)
-        return bool(attempts) and attempts[-1].attempt == attempt and attempts[-1].status == "running"
+            return None
+        return run if self._store.last_attempt(run_id) == (attempt, "running") else None
 
     def _announce(self, announcements: Sequence[Announcement]) -> None:
         for announcement in announcements:

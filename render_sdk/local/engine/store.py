@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -147,6 +147,9 @@ class Store:
             ":memory:" if path is None else str(path), isolation_level=None, check_same_thread=False
         )
         self._db.row_factory = sqlite3.Row
+        # Registered tasks by ("name", name) and ("id", id): read by every start request, written only when
+        # the worker registers. Forgotten on every task write and every rollback, so it never outlives a row.
+        self._tasks: dict[tuple[str, str], TaskRecord] = {}
         self._db.execute("PRAGMA busy_timeout = 5000")
         if path is not None:
             self._db.execute("PRAGMA journal_mode = WAL")
@@ -170,7 +173,7 @@ class Store:
 
     def transaction(self) -> _Transaction:
         """A context manager grouping writes into one atomic commit."""
-        return _Transaction(self._db)
+        return _Transaction(self._db, self._tasks.clear)
 
     # ---- workflow, versions, tasks ---------------------------------------------------------------------
 
@@ -222,6 +225,7 @@ class Store:
         return int(self._db.execute("SELECT count(*) FROM workflow_versions").fetchone()[0])
 
     def upsert_task(self, task: TaskRecord) -> None:
+        self._tasks.clear()
         self._db.execute(
             "INSERT INTO tasks "
             "(id, name, workflow_id, workflow_version_id, definition_json, active, created_at) "
@@ -241,16 +245,24 @@ class Store:
 
     def deactivate_tasks_except(self, names: Iterable[str]) -> None:
         keep = list(names)
+        self._tasks.clear()
         marks = ",".join("?" * len(keep))
         self._db.execute(f"UPDATE tasks SET active = 0 WHERE name NOT IN ({marks})", keep)
 
     def get_task_by_name(self, name: str) -> TaskRecord | None:
-        row = self._db.execute("SELECT * FROM tasks WHERE name = ?", (name,)).fetchone()
-        return None if row is None else _task(row)
+        return self._task_where("name", name)
 
     def get_task(self, task_id: str) -> TaskRecord | None:
-        row = self._db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
-        return None if row is None else _task(row)
+        return self._task_where("id", task_id)
+
+    def _task_where(self, column: str, value: str) -> TaskRecord | None:
+        task = self._tasks.get((column, value))
+        if task is None:
+            row = self._db.execute(f"SELECT * FROM tasks WHERE {column} = ?", (value,)).fetchone()
+            if row is None:
+                return None
+            task = self._tasks[(column, value)] = _task(row)
+        return task
 
     def list_tasks(self, active_only: bool, after_id: str | None = None, limit: int = -1) -> list[TaskRecord]:
         rows = self._db.execute(
@@ -311,14 +323,21 @@ class Store:
         row = self._db.execute("SELECT * FROM task_runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else _run(row)
 
-    def update_run(self, run_id: str, **fields: Any) -> None:
-        """Write the given columns of one run; datetimes and JSON values are encoded here."""
+    def update_run(self, run: RunRecord, **fields: Any) -> RunRecord:
+        """Write the given columns of ``run`` and return it as it now reads (without reading it again).
+
+        Fields are named as the record's; datetimes are encoded here, JSON columns are given as text.
+        """
         columns = []
         values: list[Any] = []
         for name, value in fields.items():
             columns.append(f"{name} = ?")
-            values.append(_encode(name, value))
-        self._db.execute(f"UPDATE task_runs SET {', '.join(columns)} WHERE id = ?", (*values, run_id))
+            if isinstance(value, datetime):
+                value = timestamp(value)
+                fields[name] = _dt(value)  # exactly what reading the row back would give
+            values.append(value)
+        self._db.execute(f"UPDATE task_runs SET {', '.join(columns)} WHERE id = ?", (*values, run.id))
+        return replace(run, **fields)
 
     def next_event_seq(self) -> int:
         row = self._db.execute(
@@ -413,6 +432,18 @@ class Store:
         ).fetchall()
         return [_attempt(row) for row in rows]
 
+    def count_attempts(self, run_id: str) -> int:
+        return int(
+            self._db.execute("SELECT count(*) FROM attempts WHERE run_id = ?", (run_id,)).fetchone()[0]
+        )
+
+    def last_attempt(self, run_id: str) -> tuple[int, str] | None:
+        """The number and status of the run's latest attempt, if it has one."""
+        row = self._db.execute(
+            "SELECT attempt, status FROM attempts WHERE run_id = ? ORDER BY attempt DESC LIMIT 1", (run_id,)
+        ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
     def attempts(self, run_id: str) -> list[AttemptRecord]:
         rows = self._db.execute(
             "SELECT * FROM attempts WHERE run_id = ? ORDER BY attempt", (run_id,)
@@ -484,8 +515,9 @@ class Store:
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, on_rollback: Callable[[], None]) -> None:
         self._db = db
+        self._on_rollback = on_rollback
 
     def __enter__(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
@@ -501,22 +533,12 @@ class _Transaction:
         self._rollback()
 
     def _rollback(self) -> None:
+        self._on_rollback()
         # After some errors (SQLITE_FULL, SQLITE_IOERR) SQLite has rolled back already, and a ROLLBACK then
         # fails with "no transaction is active": the error that matters is the one being raised.
         if self._db.in_transaction:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
-
-
-_JSON_COLUMNS = frozenset({"results_json", "input_json"})
-
-
-def _encode(name: str, value: Any) -> Any:
-    if isinstance(value, datetime):
-        return timestamp(value)
-    if name in _JSON_COLUMNS and value is not None:
-        return dumps(value)
-    return value
 
 
 def _dt(text: str) -> datetime:
