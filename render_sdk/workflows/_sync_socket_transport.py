@@ -11,9 +11,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import h11
-
-from render_sdk.workflows._http import MAX_READ, Exchange, Request, SocketSettings, Transient
+from render_sdk.workflows._http import (
+    MAX_READ,
+    Exchange,
+    ProtocolError,
+    Request,
+    SocketSettings,
+    Transient,
+)
 
 __all__ = ["SyncSocketTransport"]
 
@@ -58,7 +63,7 @@ class SyncSocketTransport(SocketSettings):
                         return exchange
         except TimeoutError:  # socket.timeout
             raise request.timed_out(self.request_timeout) from None
-        except (OSError, h11.ProtocolError) as exc:
+        except (OSError, ProtocolError) as exc:
             raise request.unreachable(exc) from None
 
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Generator
 from contextvars import ContextVar
 from functools import cached_property
-from types import FunctionType
+from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, ParamSpec, Protocol, TypeVar
 
 from render_sdk._protocol.strict_json import find_non_json
@@ -146,11 +146,15 @@ class TaskContext(Protocol):
 
 
 class RunningTask(NamedTuple):
-    """The task whose body is running in this context, who it is, and where its subtask calls go."""
+    """The task whose body is running in this context, who it is, and where its subtask calls go.
+
+    ``runner`` and ``loop`` are None for a synchronous body that a worker runs with no event loop at all: like
+    every synchronous body, it cannot start subtasks.
+    """
 
     task: Task[Any, Any]
-    runner: SubtaskRunner
-    loop: asyncio.AbstractEventLoop
+    runner: SubtaskRunner | None
+    loop: asyncio.AbstractEventLoop | None
     metadata: TaskRunMetadata
 
 
@@ -245,6 +249,11 @@ class Task(Generic[P, R]):
         Raises:
             TypeError: The context parameter cannot be passed positionally.
         """
+        code = _plain_code(self.func)
+        if code is not None and (code.co_argcount or not _has_other_parameters(code)):
+            # The first parameter is positional, or there is none: read it as inspect.signature would.
+            annotation = self.func.__annotations__.get(code.co_varnames[0]) if code.co_argcount else None
+            return annotation is not None and _is_context_annotation(annotation, self.func)
         import inspect
 
         first = next(iter(self.signature.parameters.values()), None)
@@ -265,10 +274,13 @@ class Task(Generic[P, R]):
 
     @property
     def is_async(self) -> bool:
-        """Whether the body is a coroutine function (sync bodies run in a worker thread)."""
+        """Whether the body is a coroutine function (``inspect.iscoroutinefunction``)."""
+        func = self.func
+        if type(func) is FunctionType and not hasattr(func, "_is_coroutine_marker"):
+            return bool(func.__code__.co_flags & _CO_COROUTINE)  # what inspect reads, without importing it
         import inspect
 
-        return inspect.iscoroutinefunction(self.func)
+        return inspect.iscoroutinefunction(func)
 
     @property
     def definition_site(self) -> tuple[str, int, str]:
@@ -323,7 +335,7 @@ class Task(Generic[P, R]):
             ValueError, TypeError: As :meth:`make_input`.
         """
         input_value = self.make_input(args, kwargs)
-        if _running_loop() is not running.loop:
+        if running.runner is None or _running_loop() is not running.loop:
             raise RuntimeError(
                 f"task {self.name!r} was called from the synchronous task {running.task.name!r}, whose body "
                 "runs in a worker thread; only async tasks can call subtasks: define it with `async def` "
@@ -333,6 +345,27 @@ class Task(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"<Task {self.name!r} ({self.origin})>"
+
+
+# Code flags (inspect.CO_*), so that the common cases need no `import inspect` (see Task.signature).
+_CO_VARARGS = 0x04
+_CO_VARKEYWORDS = 0x08
+_CO_COROUTINE = 0x80
+
+
+def _plain_code(func: Callable[..., Any]) -> CodeType | None:
+    """The code of a function whose signature ``inspect.signature`` reads from its code object and
+    ``__annotations__`` alone (not wrapped, no ``__signature__``, not a partialmethod); else None."""
+    if type(func) is not FunctionType:
+        return None
+    if any(hasattr(func, name) for name in ("__wrapped__", "__signature__", "_partialmethod")):
+        return None
+    return func.__code__
+
+
+def _has_other_parameters(code: CodeType) -> bool:
+    """Whether ``code`` takes ``*args``, keyword-only parameters or ``**kwargs``."""
+    return bool(code.co_kwonlyargcount or code.co_flags & (_CO_VARARGS | _CO_VARKEYWORDS))
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
