@@ -13,7 +13,8 @@ worker starts serving.
 """
 
 from render_sdk.workflows._app import Workflows
+from render_sdk.workflows._metadata import TaskRunMetadata
 from render_sdk.workflows._options import Retry
-from render_sdk.workflows._task import Task, TaskContext, TaskInstance, TaskRunMetadata, current_run
+from render_sdk.workflows._task import Task, TaskContext, TaskInstance, current_run
 
 __all__ = ["Retry", "Task", "TaskContext", "TaskInstance", "TaskRunMetadata", "Workflows", "current_run"]

@@ -15,7 +15,7 @@ from typing import Any
 from render_sdk._protocol.payload import WireError, decode_payload, encode_payload
 from render_sdk.client.errors import RenderError, TaskRunError
 from render_sdk.workflows._execute import describe_error
-from render_sdk.workflows._task import TaskRunMetadata
+from render_sdk.workflows._metadata import TaskRunMetadata
 
 __all__ = [
     "completed",

@@ -16,14 +16,8 @@ from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from render_sdk._protocol.strict_json import find_non_json
-from render_sdk.workflows._task import (
-    RunningTask,
-    SubtaskRunner,
-    Task,
-    TaskRunMetadata,
-    context_for,
-    running_task,
-)
+from render_sdk.workflows._metadata import TaskRunMetadata
+from render_sdk.workflows._task import RunningTask, SubtaskRunner, Task, context_for, running_task
 
 if TYPE_CHECKING:
     import asyncio

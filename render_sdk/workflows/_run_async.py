@@ -15,9 +15,10 @@ from render_sdk._protocol.payload import decode_payload
 from render_sdk.client.errors import RenderError
 from render_sdk.workflows._callbacks import completed, failed
 from render_sdk.workflows._execute import await_returned, run_task_body
+from render_sdk.workflows._metadata import TaskRunMetadata
 from render_sdk.workflows._socket_transport import SocketTransport
 from render_sdk.workflows._subtasks import SocketSubtaskRunner
-from render_sdk.workflows._task import Task, TaskRunMetadata
+from render_sdk.workflows._task import Task
 
 __all__ = ["await_on_loop", "run_async"]
 

@@ -16,8 +16,9 @@ from render_sdk._protocol.payload import WireError, decode_payload
 from render_sdk.client.errors import RenderError
 from render_sdk.workflows._callbacks import completed, failed, read_input
 from render_sdk.workflows._execute import check_result, is_awaitable, run_inline
+from render_sdk.workflows._metadata import TaskRunMetadata
 from render_sdk.workflows._sync_socket_transport import SyncSocketTransport
-from render_sdk.workflows._task import Task, TaskRunMetadata
+from render_sdk.workflows._task import Task
 
 __all__ = ["run"]
 

@@ -20,9 +20,10 @@ from collections.abc import Callable, Generator
 from contextvars import ContextVar
 from functools import cached_property
 from types import CodeType, FunctionType
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
 from render_sdk._protocol.strict_json import find_non_json
+from render_sdk.workflows._metadata import TaskRunMetadata
 from render_sdk.workflows._options import Options
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ __all__ = [
     "Task",
     "TaskContext",
     "TaskInstance",
-    "TaskRunMetadata",
     "check_task_name",
     "context_for",
     "current_run",
@@ -96,28 +96,6 @@ class SubtaskRunner(Protocol):
         """Submit ``task`` with ``input_value`` (positional list or keyword object) and return at once."""
 
 
-class TaskRunMetadata(NamedTuple):
-    """Who a running task is: read it as ``ctx.metadata`` or from :func:`current_run`.
-
-    Each field is None when unavailable (a Render runtime that does not send it). For a root run
-    ``root_task_run_id`` equals ``task_run_id`` and ``parent_task_run_id`` is None.
-
-    Attributes:
-        task_run_id: This run's id (``trn-...``).
-        root_task_run_id: The id of the run at the root of this run's tree.
-        parent_task_run_id: The id of the run that started this one as a subtask.
-        task_name: The registered name of the running task.
-        attempt: Which attempt of the run this is, counting from 0 as the REST API's ``attempts[].attempt``
-            does (0 on the first attempt, 1 on the first retry).
-    """
-
-    task_run_id: str | None = None
-    root_task_run_id: str | None = None
-    parent_task_run_id: str | None = None
-    task_name: str | None = None
-    attempt: int | None = None
-
-
 class TaskContext(Protocol):
     """What a task whose first parameter is annotated ``TaskContext`` receives (Render SDK 1.x's style).
 
@@ -145,17 +123,28 @@ class TaskContext(Protocol):
         ...
 
 
-class RunningTask(NamedTuple):
+class RunningTask:
     """The task whose body is running in this context, who it is, and where its subtask calls go.
 
     ``runner`` and ``loop`` are None for a synchronous body that a worker runs with no event loop at all: like
     every synchronous body, it cannot start subtasks.
     """
 
-    task: Task[Any, Any]
-    runner: SubtaskRunner | None
-    loop: asyncio.AbstractEventLoop | None
-    metadata: TaskRunMetadata
+    # A plain class, not a NamedTuple: typing.NamedTuple compiles every string annotation (this module's
+    # `from __future__ import annotations`) when the class is created, at `import render_sdk`.
+    __slots__ = ("loop", "metadata", "runner", "task")
+
+    def __init__(
+        self,
+        task: Task[Any, Any],
+        runner: SubtaskRunner | None,
+        loop: asyncio.AbstractEventLoop | None,
+        metadata: TaskRunMetadata,
+    ) -> None:
+        self.task = task
+        self.runner = runner
+        self.loop = loop
+        self.metadata = metadata
 
 
 running_task: ContextVar[RunningTask | None] = ContextVar("render_sdk_running_task", default=None)
