@@ -44,16 +44,13 @@ def read_input(answer: Any) -> tuple[str, str, TaskRunMetadata]:
     body = _object(answer, _INPUT)
     task_name: str = _field(body, "task_name", str, _INPUT, required=True)
     payload: str = _field(body, "input", str, _INPUT, required=True)
+    task_run_id = _field(body, "task_run_id", str, _INPUT) or None
+    root_task_run_id = _field(body, "root_task_run_id", str, _INPUT) or None
+    parent_task_run_id = _field(body, "parent_task_run_id", str, _INPUT) or None
     attempt: int | None = _field(body, "attempt", int, _INPUT)
     if attempt is not None and attempt < 0:
         raise WireError(f"{_INPUT}.attempt must be an int >= 0, got {attempt!r}")
-    metadata = TaskRunMetadata(
-        task_run_id=_field(body, "task_run_id", str, _INPUT) or None,
-        root_task_run_id=_field(body, "root_task_run_id", str, _INPUT) or None,
-        parent_task_run_id=_field(body, "parent_task_run_id", str, _INPUT) or None,
-        task_name=task_name,
-        attempt=attempt,
-    )
+    metadata = TaskRunMetadata(task_run_id, root_task_run_id, parent_task_run_id, task_name, attempt)
     return task_name, payload, metadata
 
 
@@ -111,13 +108,13 @@ def read_subtask_result(answer: Any, task_name: str, task_run_id: str) -> tuple[
     """
     body = _object(answer, _RESULT)
     still_running: bool = _field(body, "still_running", bool, _RESULT, required=True)
-    error = _optional_object(body, "error", _RESULT)
     complete = _optional_object(body, "complete", _RESULT)
+    if complete is not None:
+        output: str = _field(complete, "output", str, f"{_RESULT}.complete", required=True)
+    error = _optional_object(body, "error", _RESULT)
     if error is not None:
         details: str = _field(error, "details", str, f"{_RESULT}.error", required=True)
         stack_trace: str | None = _field(error, "stack_trace", str, f"{_RESULT}.error")
-    if complete is not None:
-        output: str = _field(complete, "output", str, f"{_RESULT}.complete", required=True)
     if error is not None:
         sent = {"details": details}
         if stack_trace is not None:

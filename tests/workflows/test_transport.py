@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import inspect
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ from render_sdk.workflows._socket_transport import SocketTransport
 from render_sdk.workflows._subtasks import SocketSubtaskRunner
 from render_sdk.workflows._sync_socket_transport import SyncSocketTransport
 
-Handler = Callable[[str, Any], "tuple[int, bytes] | None"]
+Answer = "tuple[int, bytes] | None"
+Handler = Callable[[str, Any], "Answer | Awaitable[Answer]"]
 Send = Callable[..., Coroutine[Any, Any, Any]]
 
 
@@ -61,7 +63,7 @@ def send(request: pytest.FixtureRequest, waits: list[float]) -> Send:
 
 @contextlib.asynccontextmanager
 async def scripted_server(socket_path: str, handler: Handler) -> AsyncIterator[list[str]]:
-    """Answer each request with ``handler(path, json_body)``; None means never answer."""
+    """Answer each request with ``handler(path, json_body)``, awaited if need be; None means never answer."""
     seen: list[str] = []
     handlers: set[asyncio.Task[Any]] = set()
 
@@ -84,6 +86,8 @@ async def scripted_server(socket_path: str, handler: Handler) -> AsyncIterator[l
                     break
             seen.append(target)
             answer = handler(target, json.loads(body) if body else None)
+            if inspect.isawaitable(answer):
+                answer = await answer
             if answer is None:
                 await asyncio.Event().wait()
                 return
@@ -275,6 +279,36 @@ def test_subtask_polling_starts_fast_and_backs_off_to_one_second(socket_dir: Pat
     assert sum(gaps[:4]) < 0.5
     assert gaps[-1] > 0.9
     assert max(gaps) < 1.5
+
+
+def test_a_poll_held_by_the_runtime_is_followed_by_the_next_at_once(socket_dir: Path) -> None:
+    path = str(socket_dir / "held.sock")
+    answered: list[float] = []
+    polled: list[float] = []
+
+    async def handler(target: str, body: Any) -> tuple[int, bytes]:
+        if target == "/run-subtask":
+            return ok({"task_run_id": "trn-1"})
+        polled.append(time.monotonic())
+        if len(polled) <= 4:  # held, as the local runtime holds a poll until the subtask ends (or for 5 s)
+            await asyncio.sleep(0.2)
+            answered.append(time.monotonic())
+            return ok({"still_running": True})
+        return ok({"still_running": False, "complete": {"output": "WzQyXQ=="}})  # [42]
+
+    app = Workflows()
+
+    @app.task
+    def answer() -> int:
+        return 42
+
+    async def main() -> Any:
+        async with scripted_server(path, handler):
+            return await SocketSubtaskRunner(SocketTransport(path)).start_subtask(answer, [])
+
+    assert asyncio.run(main()) == 42
+    # Each held poll took longer than the pause after it (20, 40, 80, 160 ms), so the next went out at once.
+    assert [round(poll - held, 1) for held, poll in zip(answered, polled[1:], strict=False)] == [0.0] * 4
 
 
 def test_subtask_failure_becomes_task_run_error(socket_dir: Path) -> None:
