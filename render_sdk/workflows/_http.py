@@ -1,7 +1,8 @@
 """One callback-API request, sans I/O: HTTP/1.1 bytes, answer to result or error, and retry timing.
 
-The blocking transport (register mode) and the asyncio transport (run mode) move these bytes over the Unix
-socket, so both speak HTTP and retry the same way: transient failures (the socket missing or refusing, a
+The blocking transport (register mode, and run mode up to a task's outcome) and the asyncio transport (an
+async task's subtasks and outcome) move these bytes over the Unix socket, so both speak HTTP and retry the
+same way: transient failures (the socket missing or refusing, a
 reset, a timeout, 5xx, 429) are retried with capped exponential backoff for about a minute; other 4xx answers
 are final. One connection per request, ``Connection: close``: Render's runtime may close the socket after
 each answer.
@@ -75,30 +76,12 @@ class Transient(Exception):
         self.error = error
 
 
-class Exchange:
-    """One attempt: the request's bytes, then the answer assembled from whatever the socket returns."""
+class Exchange(Answer):
+    """One attempt: the request's bytes (``outgoing``), then the answer assembled from what is read."""
 
     def __init__(self, method: str, path: str, payload: bytes | None) -> None:
+        super().__init__()
         self.outgoing = request_bytes(method, path, _headers(payload is not None), payload)
-        self._answer = Answer()
-
-    @property
-    def status(self) -> int:
-        """The answer's status code (0 until its status line has arrived)."""
-        return self._answer.status
-
-    @property
-    def body(self) -> bytearray:
-        return self._answer.body
-
-    def receive(self, data: bytes) -> bool:
-        """Take bytes read from the socket (``b""`` at its end); True once the answer is complete.
-
-        Raises:
-            ProtocolError: The bytes are not an HTTP/1.1 answer.
-            ConnectionResetError: The socket closed before an answer.
-        """
-        return self._answer.receive(data)
 
 
 @functools.cache

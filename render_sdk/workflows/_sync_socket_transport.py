@@ -1,4 +1,4 @@
-"""The callback API over the worker's Unix socket, blocking (register mode, which needs no event loop).
+"""The callback API over the worker's Unix socket, blocking: register mode, run mode outside an event loop.
 
 The HTTP exchange and the retry decisions are :mod:`render_sdk.workflows._http`'s; this module only moves the
 bytes, with plain sockets. Its asyncio twin is :mod:`render_sdk.workflows._socket_transport`.
