@@ -320,15 +320,14 @@ class Task(Generic[P, R]):
         """Start this task as a subtask of ``running`` (either style of call ends here).
 
         Raises:
-            RuntimeError: Called from a synchronous task's thread rather than its event loop.
+            RuntimeError: Called from the body of a synchronous task.
             ValueError, TypeError: As :meth:`make_input`.
         """
         input_value = self.make_input(args, kwargs)
         if running.runner is None or _running_loop() is not running.loop:
             raise RuntimeError(
-                f"task {self.name!r} was called from the synchronous task {running.task.name!r}, whose body "
-                "runs in a worker thread; only async tasks can call subtasks: define it with `async def` "
-                "and `await` the call"
+                f"task {self.name!r} was called from the synchronous task {running.task.name!r}; only "
+                "async tasks can call subtasks: define it with `async def` and `await` the call"
             )
         return running.runner.start_subtask(self, input_value)
 
