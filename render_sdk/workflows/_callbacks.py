@@ -106,22 +106,23 @@ def read_subtask_result(answer: Any, task_name: str, task_run_id: str) -> tuple[
         RenderError: The answer says neither still running, complete nor failed, or the output is not a
             one-element array.
     """
+    # Every field is checked, in the schema's order as parsing into the model does, before any is acted on.
     body = _object(answer, _RESULT)
     still_running: bool = _field(body, "still_running", bool, _RESULT, required=True)
     complete = _optional_object(body, "complete", _RESULT)
+    output: str | None = None
     if complete is not None:
-        output: str = _field(complete, "output", str, f"{_RESULT}.complete", required=True)
+        output = _field(complete, "output", str, f"{_RESULT}.complete", required=True)
     error = _optional_object(body, "error", _RESULT)
     if error is not None:
         details: str = _field(error, "details", str, f"{_RESULT}.error", required=True)
         stack_trace: str | None = _field(error, "stack_trace", str, f"{_RESULT}.error")
-    if error is not None:
         sent = {"details": details}
         if stack_trace is not None:
             sent["stack_trace"] = stack_trace
         message = f"subtask {task_name!r} ({task_run_id}) failed: {details}"
         raise TaskRunError(message, error=details, body=sent)
-    if complete is not None:
+    if output is not None:
         return True, _unwrap(task_name, task_run_id, output)
     if not still_running:
         raise RenderError(
