@@ -3,8 +3,9 @@
 Render answers ``POST /get-subtask-result`` at once, while the local runtime holds it until the subtask is
 final (for seconds). So each poll goes out a pause after the previous one started (10 ms after the submission
 for the first, then doubling up to 1 s): after a held poll the next goes out at once, and a subtask that
-keeps running is asked about less and less often. No subtask finishes within the first pause (its worker has
-to start), and a subtask that nobody awaits is not polled for once the task is done.
+keeps running is asked about less and less often. Hardly a subtask finishes within the first pause (its
+worker has to start first), and that pause lets a task that does not await its subtask finish without
+polling for it.
 """
 
 from __future__ import annotations
