@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,6 +23,9 @@ def lazy_exports(
         home = homes.get(name)
         if home is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        # Imported here: a worker imports render_sdk.client.errors, through this package, and nothing lazily.
+        import importlib
+
         value = getattr(importlib.import_module(home), name)
         namespace[name] = value
         return value

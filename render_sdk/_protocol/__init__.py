@@ -1,7 +1,8 @@
 """Contracts that cross a process boundary, imported by both ends (standard library only).
 
 - :mod:`~render_sdk._protocol.worker_env`: the environment Render starts a worker with (mode, socket path).
-- :mod:`~render_sdk._protocol.wire`: callback-protocol bodies and payloads (worker <-> Render, Unix socket).
+- :mod:`~render_sdk._protocol.payload`: task inputs and outputs on the callback socket (base64 strict JSON).
+- :mod:`~render_sdk._protocol.wire`: callback-protocol bodies as generated dataclasses (the runtime side).
 - :mod:`~render_sdk._protocol.strict_json`: the JSON every wire carries (no NaN or Infinity).
 - :mod:`~render_sdk._protocol.retry`: how a registered retry policy turns into delays.
 - :mod:`~render_sdk._protocol.prefork`: control messages between the local runtime and its prefork zygote.

@@ -1,28 +1,23 @@
 """Convert between callback-protocol dataclasses (``render_sdk_callback_api.models``) and JSON.
 
-Both sides of the Unix socket use this: the worker (``render_sdk.workflows``) and the local runtime's callback
-server (``render_sdk.local``). Absent optional fields are omitted, never sent as ``null``, as the protocol
-requires. Payloads (``input``/``output``) are standard padded base64 of UTF-8 JSON text.
+The local runtime's callback server (``render_sdk.local``) and the tests use this; a worker builds its few
+bodies as plain dicts instead (:mod:`render_sdk.workflows._callbacks`). Absent optional fields are omitted,
+never sent as ``null``, as the protocol requires. Payloads (``input``/``output``) are
+:mod:`render_sdk._protocol.payload`'s, exported here too.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import types
 import typing
 from typing import Any, TypeVar, Union
 
-from render_sdk._protocol.strict_json import InvalidJSON, dumps, loads
+from render_sdk._protocol.payload import WireError, decode_payload, encode_payload
 
 __all__ = ["WireError", "decode_payload", "encode_payload", "from_wire", "to_wire"]
 
 Model = TypeVar("Model")
-
-
-class WireError(ValueError):
-    """A callback-protocol body or payload does not match the spec."""
 
 
 def to_wire(model: Any) -> dict[str, Any]:
@@ -88,22 +83,3 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
     ):
         raise WireError(f"{path} must be {hint.__name__}, got {type(value).__name__}")
     return value
-
-
-def encode_payload(value: Any) -> str:
-    """Strict JSON text of ``value``, base64-encoded."""
-    return base64.b64encode(dumps(value).encode()).decode("ascii")
-
-
-def decode_payload(text: str | None, path: str = "payload") -> Any:
-    """Decode a base64 JSON payload; an empty or absent payload is None."""
-    if not text:
-        return None
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except binascii.Error as exc:
-        raise WireError(f"{path} is not base64: {exc}") from None
-    try:
-        return loads(raw)
-    except InvalidJSON as exc:
-        raise WireError(f"{path} is not strict JSON: {exc}") from None

@@ -8,12 +8,13 @@ style reads who the run is from ``ctx.metadata`` or :func:`current_run`. When Re
 ``render-workflows module:app`` command registers the tasks or runs one of them.
 
 Defining tasks imports only a few standard-library modules (no dataclasses, no event loop), so a worker
-stays lean; what each mode needs (the socket transport, asyncio for running a task) is imported when the
-worker starts serving.
+stays lean; what each mode needs (the socket transport; asyncio only to run an async task) is imported when
+the worker starts serving.
 """
 
 from render_sdk.workflows._app import Workflows
+from render_sdk.workflows._metadata import TaskRunMetadata
 from render_sdk.workflows._options import Retry
-from render_sdk.workflows._task import Task, TaskContext, TaskInstance, TaskRunMetadata, current_run
+from render_sdk.workflows._task import Task, TaskContext, TaskInstance, current_run
 
 __all__ = ["Retry", "Task", "TaskContext", "TaskInstance", "TaskRunMetadata", "Workflows", "current_run"]

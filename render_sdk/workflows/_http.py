@@ -1,7 +1,8 @@
-"""One callback-API request, sans I/O: HTTP/1.1 bytes (h11), answer to result or error, and retry timing.
+"""One callback-API request, sans I/O: HTTP/1.1 bytes, answer to result or error, and retry timing.
 
-The blocking transport (register mode) and the asyncio transport (run mode) move these bytes over the Unix
-socket, so both speak HTTP and retry the same way: transient failures (the socket missing or refusing, a
+The blocking transport (register mode, and run mode up to a task's outcome) and the asyncio transport (an
+async task's subtasks and outcome) move these bytes over the Unix socket, so both speak HTTP and retry the
+same way: transient failures (the socket missing or refusing, a
 reset, a timeout, 5xx, 429) are retried with capped exponential backoff for about a minute; other 4xx answers
 are final. One connection per request, ``Connection: close``: Render's runtime may close the socket after
 each answer.
@@ -9,11 +10,10 @@ each answer.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import Any
-
-import h11
 
 from render_sdk._protocol.strict_json import dumps
 from render_sdk._version import user_agent
@@ -24,11 +24,13 @@ from render_sdk.client.errors import (
     error_from_answer,
     is_transient,
 )
+from render_sdk.workflows._http1 import Answer, ProtocolError, request_bytes
 
 __all__ = [
     "REQUEST_TIMEOUT_SECONDS",
     "RETRY_FOR_SECONDS",
     "Exchange",
+    "ProtocolError",
     "Request",
     "SocketSettings",
     "Transient",
@@ -74,46 +76,23 @@ class Transient(Exception):
         self.error = error
 
 
-class Exchange:
-    """One attempt: the request's bytes, then the answer assembled from whatever the socket returns."""
+class Exchange(Answer):
+    """One attempt: the request's bytes (``outgoing``), then the answer assembled from what is read."""
 
     def __init__(self, method: str, path: str, payload: bytes | None) -> None:
-        self._connection = h11.Connection(our_role=h11.CLIENT)
-        headers = [
-            ("Host", "localhost"),
-            ("User-Agent", user_agent()),
-            ("Accept", "application/json"),
-            ("Connection", "close"),
-        ]
-        if payload is not None:
-            headers += [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
-        outgoing = self._connection.send(h11.Request(method=method, target=path, headers=headers))
-        if payload is not None:
-            outgoing += self._connection.send(h11.Data(data=payload))
-        self.outgoing: bytes = outgoing + self._connection.send(h11.EndOfMessage())
-        self.status = 0  # until the answer's status line arrives
-        self.body = bytearray()
+        super().__init__()
+        self.outgoing = request_bytes(method, path, _headers(payload is not None), payload)
 
-    def receive(self, data: bytes) -> bool:
-        """Take bytes read from the socket (``b""`` at its end); True once the answer is complete.
 
-        Raises:
-            h11.ProtocolError: The bytes are not an HTTP/1.1 answer.
-            ConnectionResetError: The socket closed before an answer.
-        """
-        self._connection.receive_data(data)
-        while True:
-            event = self._connection.next_event()
-            if event is h11.NEED_DATA:
-                return False
-            if isinstance(event, h11.Response):
-                self.status = event.status_code
-            elif isinstance(event, h11.Data):
-                self.body += event.data
-            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
-                if not self.status:
-                    raise ConnectionResetError("the connection closed before an answer")
-                return True
+@functools.cache
+def _headers(has_body: bool) -> tuple[tuple[str, str], ...]:
+    headers = (
+        ("Host", "localhost"),
+        ("User-Agent", user_agent()),
+        ("Accept", "application/json"),
+        ("Connection", "close"),
+    )
+    return (*headers, ("Content-Type", "application/json")) if has_body else headers
 
 
 class Request:
@@ -176,7 +155,7 @@ class Request:
         return Transient(TimeoutError(f"{self.operation} timed out after {timeout:g}s"))
 
     def unreachable(self, exc: Exception) -> Transient:
-        """The failure of an attempt that could not talk HTTP over the socket (``OSError``, h11 error)."""
+        """The failure of an attempt that could not talk HTTP over the socket (OSError, ProtocolError)."""
         return Transient(
             ServerError(
                 f"{self.operation} failed: cannot talk to the callback socket {self.socket_path}: {exc}"

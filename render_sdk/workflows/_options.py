@@ -1,6 +1,7 @@
 """Task options: the retry policy, the timeout and the resource plan, validated where they are given."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: typing.NamedTuple compiles each string annotation of
+# Options when the class is created, at `import render_sdk`.
 
 from typing import Any, NamedTuple
 
@@ -80,7 +81,7 @@ class Retry:
     def __hash__(self) -> int:
         return hash(self._values())
 
-    def __reduce__(self) -> tuple[type[Retry], tuple[int, int, float]]:
+    def __reduce__(self) -> "tuple[type[Retry], tuple[int, int, float]]":
         # Copies and pickles are rebuilt through __init__, as __setattr__ refuses to restore the slots.
         return (Retry, self._values())
 

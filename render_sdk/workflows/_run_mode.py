@@ -1,73 +1,68 @@
 """Run mode: get the one task run's input over the callback socket, run the task, and post its outcome.
 
-Imported only when a worker runs a task, so defining tasks (and importing ``render_sdk``) stays cheap.
+Imported only when a worker runs a task, so defining tasks (and importing ``render_sdk``) stays cheap. A
+synchronous task, which cannot start subtasks, runs in the main thread with blocking socket calls: no event
+loop, no thread, neither asyncio nor threading imported. An async task gets its event loop from
+:mod:`render_sdk.workflows._run_async`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Mapping
 from typing import Any
 
-from render_sdk_callback_api.models import CallbackRequest, TaskComplete, TaskError, TaskInput
-
-from render_sdk._protocol.wire import WireError, decode_payload, encode_payload
+from render_sdk._protocol.payload import WireError, decode_payload
 from render_sdk.client.errors import RenderError
-from render_sdk.workflows._callbacks import CallbackClient, SocketSubtaskRunner
-from render_sdk.workflows._execute import describe_error, run_task_body
-from render_sdk.workflows._socket_transport import SocketTransport
-from render_sdk.workflows._task import Task, TaskRunMetadata
+from render_sdk.workflows._callbacks import completed, failed, read_input
+from render_sdk.workflows._execute import check_result, is_awaitable, run_inline
+from render_sdk.workflows._metadata import TaskRunMetadata
+from render_sdk.workflows._sync_socket_transport import SyncSocketTransport
+from render_sdk.workflows._task import Task
 
 __all__ = ["run"]
 
 
 def run(socket_path: str, tasks: Mapping[str, Task[Any, Any]]) -> int:
     """Run the task the callback API on ``socket_path`` names, report its outcome; return the exit status."""
-    return asyncio.run(_run(CallbackClient(SocketTransport(socket_path)), tasks))
-
-
-async def _run(client: CallbackClient, tasks: Mapping[str, Task[Any, Any]]) -> int:
+    transport = SyncSocketTransport(socket_path)
     try:
-        task_input, metadata = await client.get_input()
+        task_name, payload, metadata = read_input(transport.request("get input", "GET", "/input"))
     except (RenderError, WireError) as exc:
         print(f"render_sdk: could not get the task input: {exc}", file=sys.stderr)
         return 1
+    task = tasks.get(task_name)
+    if task is not None and task.is_async:
+        from render_sdk.workflows._run_async import run_async
+
+        return run_async(socket_path, task, payload, metadata)
     try:
-        result = await _run_task(client, tasks, task_input, metadata)
+        outcome, status = completed(_run_sync(socket_path, tasks, task_name, payload, metadata)), 0
     except Exception as exc:
-        details, stack_trace = describe_error(exc)
-        print(f"render_sdk: task {task_input.task_name!r} failed\n{stack_trace}", end="", file=sys.stderr)
-        await _post(client, CallbackRequest(error=TaskError(details=details, stack_trace=stack_trace)))
-        return 1
-    delivered = await _post(client, CallbackRequest(complete=TaskComplete(output=encode_payload([result]))))
-    return 0 if delivered else 1
-
-
-async def _run_task(
-    client: CallbackClient,
-    tasks: Mapping[str, Task[Any, Any]],
-    task_input: TaskInput,
-    metadata: TaskRunMetadata,
-) -> Any:
-    name = task_input.task_name
-    task = tasks.get(name)
-    if task is None:
-        raise LookupError(
-            f"task {name!r} is not defined by this worker; it defines: {', '.join(tasks) or 'nothing'}"
-        )
-    input_value = decode_payload(task_input.input, f"task {name!r} input")
-    runner = SocketSubtaskRunner(client)
+        outcome, status = failed(task_name, exc), 1
     try:
-        return await run_task_body(task, input_value, runner, metadata)
-    finally:
-        await runner.settle()
-
-
-async def _post(client: CallbackClient, callback: CallbackRequest) -> bool:
-    try:
-        await client.post_callback(callback)
+        transport.request("post callback", "POST", "/callback", outcome)
     except RenderError as exc:
         print(f"render_sdk: could not report the outcome: {exc}", file=sys.stderr)
-        return False
-    return True
+        return 1
+    return status
+
+
+def _run_sync(
+    socket_path: str,
+    tasks: Mapping[str, Task[Any, Any]],
+    task_name: str,
+    payload: str,
+    metadata: TaskRunMetadata,
+) -> Any:
+    task = tasks.get(task_name)
+    if task is None:
+        raise LookupError(
+            f"task {task_name!r} is not defined by this worker; it defines: {', '.join(tasks) or 'nothing'}"
+        )
+    result = run_inline(task, decode_payload(payload, f"task {task_name!r} input"), metadata)
+    if is_awaitable(result):  # A plain function that returned a coroutine: it needs an event loop after all.
+        from render_sdk.workflows._run_async import await_on_loop
+
+        result = await_on_loop(socket_path, task, result, metadata)
+    return check_result(task, result)

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import h11
-
-from render_sdk.workflows._http import MAX_READ, Exchange, Request, SocketSettings, Transient
+from render_sdk.workflows._http import (
+    MAX_READ,
+    Exchange,
+    ProtocolError,
+    Request,
+    SocketSettings,
+    Transient,
+)
 
 __all__ = ["SocketTransport"]
 
@@ -67,19 +72,16 @@ class SocketTransport(SocketSettings):
             return await asyncio.wait_for(self._exchange(request), self.request_timeout)
         except (asyncio.TimeoutError, builtins.TimeoutError):
             raise request.timed_out(self.request_timeout) from None
-        except (OSError, h11.ProtocolError) as exc:
+        except (OSError, ProtocolError) as exc:
             raise request.unreachable(exc) from None
 
     async def _exchange(self, request: Request) -> Exchange:
         exchange = request.exchange()
-        reader, writer = await asyncio.open_unix_connection(self.socket_path)
-        try:
-            writer.write(exchange.outgoing)
-            await writer.drain()
-            while not exchange.receive(await reader.read(MAX_READ)):
+        loop = asyncio.get_running_loop()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, self.socket_path)
+            await loop.sock_sendall(sock, exchange.outgoing)
+            while not exchange.receive(await loop.sock_recv(sock, MAX_READ)):
                 pass
             return exchange
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):  # Reset by the server: the answer, if any, is complete.
-                await writer.wait_closed()

@@ -1,19 +1,26 @@
-"""The callback API over the worker's Unix socket, blocking (register mode, which needs no event loop).
+"""The callback API over the worker's Unix socket, blocking: register mode, run mode outside an event loop.
 
 The HTTP exchange and the retry decisions are :mod:`render_sdk.workflows._http`'s; this module only moves the
-bytes, with plain sockets. Its asyncio twin is :mod:`render_sdk.workflows._socket_transport`.
+bytes, with plain blocking sockets. Its asyncio twin is :mod:`render_sdk.workflows._socket_transport`.
 """
 
 from __future__ import annotations
 
-import socket
+# The socket module's own socket class adds nothing these few calls use, and importing it costs a worker
+# running a synchronous task a tenth of its start (it builds enums of every socket constant).
+import _socket
 import time
 from collections.abc import Callable
 from typing import Any
 
-import h11
-
-from render_sdk.workflows._http import MAX_READ, Exchange, Request, SocketSettings, Transient
+from render_sdk.workflows._http import (
+    MAX_READ,
+    Exchange,
+    ProtocolError,
+    Request,
+    SocketSettings,
+    Transient,
+)
 
 __all__ = ["SyncSocketTransport"]
 
@@ -48,7 +55,8 @@ class SyncSocketTransport(SocketSettings):
         exchange = request.exchange()
         deadline = time.monotonic() + self.request_timeout
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            try:
                 sock.settimeout(self.request_timeout)
                 sock.connect(self.socket_path)
                 sock.sendall(exchange.outgoing)
@@ -56,9 +64,11 @@ class SyncSocketTransport(SocketSettings):
                     sock.settimeout(_remaining(deadline))  # The whole attempt has request_timeout.
                     if exchange.receive(sock.recv(MAX_READ)):
                         return exchange
+            finally:
+                sock.close()
         except TimeoutError:  # socket.timeout
             raise request.timed_out(self.request_timeout) from None
-        except (OSError, h11.ProtocolError) as exc:
+        except (OSError, ProtocolError) as exc:
             raise request.unreachable(exc) from None
 
 

@@ -19,10 +19,11 @@ import re
 from collections.abc import Callable, Generator
 from contextvars import ContextVar
 from functools import cached_property
-from types import FunctionType
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, ParamSpec, Protocol, TypeVar
+from types import CodeType, FunctionType
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
 from render_sdk._protocol.strict_json import find_non_json
+from render_sdk.workflows._metadata import TaskRunMetadata
 from render_sdk.workflows._options import Options
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ __all__ = [
     "Task",
     "TaskContext",
     "TaskInstance",
-    "TaskRunMetadata",
     "check_task_name",
     "context_for",
     "current_run",
@@ -96,28 +96,6 @@ class SubtaskRunner(Protocol):
         """Submit ``task`` with ``input_value`` (positional list or keyword object) and return at once."""
 
 
-class TaskRunMetadata(NamedTuple):
-    """Who a running task is: read it as ``ctx.metadata`` or from :func:`current_run`.
-
-    Each field is None when unavailable (a Render runtime that does not send it). For a root run
-    ``root_task_run_id`` equals ``task_run_id`` and ``parent_task_run_id`` is None.
-
-    Attributes:
-        task_run_id: This run's id (``trn-...``).
-        root_task_run_id: The id of the run at the root of this run's tree.
-        parent_task_run_id: The id of the run that started this one as a subtask.
-        task_name: The registered name of the running task.
-        attempt: Which attempt of the run this is, counting from 0 as the REST API's ``attempts[].attempt``
-            does (0 on the first attempt, 1 on the first retry).
-    """
-
-    task_run_id: str | None = None
-    root_task_run_id: str | None = None
-    parent_task_run_id: str | None = None
-    task_name: str | None = None
-    attempt: int | None = None
-
-
 class TaskContext(Protocol):
     """What a task whose first parameter is annotated ``TaskContext`` receives (Render SDK 1.x's style).
 
@@ -145,13 +123,28 @@ class TaskContext(Protocol):
         ...
 
 
-class RunningTask(NamedTuple):
-    """The task whose body is running in this context, who it is, and where its subtask calls go."""
+class RunningTask:
+    """The task whose body is running in this context, who it is, and where its subtask calls go.
 
-    task: Task[Any, Any]
-    runner: SubtaskRunner
-    loop: asyncio.AbstractEventLoop
-    metadata: TaskRunMetadata
+    ``runner`` and ``loop`` are None for a synchronous body that a worker runs with no event loop at all: like
+    every synchronous body, it cannot start subtasks.
+    """
+
+    # A plain class, not a NamedTuple: typing.NamedTuple compiles every string annotation (this module's
+    # `from __future__ import annotations`) when the class is created, at `import render_sdk`.
+    __slots__ = ("loop", "metadata", "runner", "task")
+
+    def __init__(
+        self,
+        task: Task[Any, Any],
+        runner: SubtaskRunner | None,
+        loop: asyncio.AbstractEventLoop | None,
+        metadata: TaskRunMetadata,
+    ) -> None:
+        self.task = task
+        self.runner = runner
+        self.loop = loop
+        self.metadata = metadata
 
 
 running_task: ContextVar[RunningTask | None] = ContextVar("render_sdk_running_task", default=None)
@@ -245,6 +238,11 @@ class Task(Generic[P, R]):
         Raises:
             TypeError: The context parameter cannot be passed positionally.
         """
+        code = _plain_code(self.func)
+        if code is not None and (code.co_argcount or not _has_other_parameters(code)):
+            # The first parameter is positional, or there is none: read it as inspect.signature would.
+            annotation = self.func.__annotations__.get(code.co_varnames[0]) if code.co_argcount else None
+            return annotation is not None and _is_context_annotation(annotation, self.func)
         import inspect
 
         first = next(iter(self.signature.parameters.values()), None)
@@ -265,10 +263,13 @@ class Task(Generic[P, R]):
 
     @property
     def is_async(self) -> bool:
-        """Whether the body is a coroutine function (sync bodies run in a worker thread)."""
+        """Whether the body is a coroutine function (``inspect.iscoroutinefunction``)."""
+        func = self.func
+        if type(func) is FunctionType and not hasattr(func, "_is_coroutine_marker"):
+            return bool(func.__code__.co_flags & _CO_COROUTINE)  # what inspect reads, without importing it
         import inspect
 
-        return inspect.iscoroutinefunction(self.func)
+        return inspect.iscoroutinefunction(func)
 
     @property
     def definition_site(self) -> tuple[str, int, str]:
@@ -319,20 +320,40 @@ class Task(Generic[P, R]):
         """Start this task as a subtask of ``running`` (either style of call ends here).
 
         Raises:
-            RuntimeError: Called from a synchronous task's thread rather than its event loop.
+            RuntimeError: Called from the body of a synchronous task.
             ValueError, TypeError: As :meth:`make_input`.
         """
         input_value = self.make_input(args, kwargs)
-        if _running_loop() is not running.loop:
+        if running.runner is None or _running_loop() is not running.loop:
             raise RuntimeError(
-                f"task {self.name!r} was called from the synchronous task {running.task.name!r}, whose body "
-                "runs in a worker thread; only async tasks can call subtasks: define it with `async def` "
-                "and `await` the call"
+                f"task {self.name!r} was called from the synchronous task {running.task.name!r}; only "
+                "async tasks can call subtasks: define it with `async def` and `await` the call"
             )
         return running.runner.start_subtask(self, input_value)
 
     def __repr__(self) -> str:
         return f"<Task {self.name!r} ({self.origin})>"
+
+
+# Code flags (inspect.CO_*), so that the common cases need no `import inspect` (see Task.signature).
+_CO_VARARGS = 0x04
+_CO_VARKEYWORDS = 0x08
+_CO_COROUTINE = 0x80
+
+
+def _plain_code(func: Callable[..., Any]) -> CodeType | None:
+    """The code of a function whose signature ``inspect.signature`` reads from its code object and
+    ``__annotations__`` alone (not wrapped, no ``__signature__``, not a partialmethod); else None."""
+    if type(func) is not FunctionType:
+        return None
+    if any(hasattr(func, name) for name in ("__wrapped__", "__signature__", "_partialmethod")):
+        return None
+    return func.__code__
+
+
+def _has_other_parameters(code: CodeType) -> bool:
+    """Whether ``code`` takes ``*args``, keyword-only parameters or ``**kwargs``."""
+    return bool(code.co_kwonlyargcount or code.co_flags & (_CO_VARARGS | _CO_VARKEYWORDS))
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -28,7 +28,16 @@ app = Workflows(auto_start=True)
 @app.task
 def square(a: int) -> int:
     return a * a
+
+
+@app.task
+async def cube(a: int) -> int:
+    return a * a * a
 """
+
+# The local runtime's HTTP library and the generated callback models: a worker builds and reads its few
+# callback bodies itself (render_sdk.workflows._http1, _callbacks), in every mode.
+RUNTIME_SIDE = {"h11", "dataclasses", "render_sdk_callback_api.models", "render_sdk._protocol.wire"}
 
 
 def imported_after(statement: str) -> set[str]:
@@ -39,7 +48,9 @@ def imported_after(statement: str) -> set[str]:
     return set(json.loads(result.stdout))
 
 
-def imported_by_worker(socket_dir: Path, mode: str, *, through_cli: bool = False) -> set[str]:
+def imported_by_worker(
+    socket_dir: Path, mode: str, *, through_cli: bool = False, task: str = "square"
+) -> set[str]:
     (socket_dir / "reporting_worker.py").write_text(REPORTING_WORKER)
 
     async def main() -> str:
@@ -47,7 +58,7 @@ def imported_by_worker(socket_dir: Path, mode: str, *, through_cli: bool = False
         if through_cli:
             command = [sys.executable, "-m", "render_sdk", "reporting_worker:app"]
         async with CallbackRuntime(socket_dir, command, socket_dir) as runtime:
-            attempt = await runtime.register() if mode == "register" else await runtime.run("square", [3])
+            attempt = await runtime.register() if mode == "register" else await runtime.run(task, [3])
         assert attempt.returncode == 0, attempt.stderr
         return attempt.stdout
 
@@ -88,14 +99,36 @@ def test_defining_tasks_loads_no_transport_models_or_event_loop() -> None:
 def test_registering_needs_no_event_loop(socket_dir: Path) -> None:
     modules = imported_by_worker(socket_dir, "register")
     assert "render_sdk.workflows._register" in modules
+    assert sorted({"asyncio", "logging", "threading", *RUNTIME_SIDE} & modules) == []
+
+
+def test_a_sync_task_runs_without_an_event_loop(socket_dir: Path) -> None:
+    modules = imported_by_worker(socket_dir, "run")
     unexpected = {
         "asyncio",
-        "logging",
         "threading",
-        "render_sdk_callback_api.models",
-        "render_sdk._protocol.wire",
+        "inspect",  # the body's signature is read from its code object
+        "socket",  # _socket is enough: socket builds enums of every constant
+        "logging",  # loaded only to warn about a retried request
+        "traceback",  # loaded only to describe a failure
+        "uuid",  # and datetime: only a task that starts subtasks needs them
+        "datetime",
+        "render_sdk.workflows._run_async",
+        "render_sdk.workflows._subtasks",
+        "render_sdk.workflows._socket_transport",
+        *RUNTIME_SIDE,
     }
     assert sorted(unexpected & modules) == []
+    # Beyond what defining the tasks loads, running one needs _socket, base64 and ten small modules of ours
+    # (15 on CPython 3.11; an event loop alone would add some 60).
+    added = modules - imported_after("import render_sdk")
+    assert len(added) <= 17, sorted(added)
+
+
+def test_an_async_task_loads_no_http_library_or_models(socket_dir: Path) -> None:
+    modules = imported_by_worker(socket_dir, "run", task="cube")
+    assert "asyncio" in modules
+    assert sorted({"uuid", "datetime", "render_sdk.workflows._register", *RUNTIME_SIDE} & modules) == []
 
 
 @pytest.mark.parametrize("through_cli", [False, True], ids=["script", "render-workflows MODULE:APP"])

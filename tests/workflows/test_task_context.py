@@ -8,10 +8,13 @@ only its import line changed.
 from __future__ import annotations
 
 import base64
+import functools
+import inspect
 import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -191,6 +194,62 @@ def test_which_first_parameters_count_as_the_context() -> None:
         TypeError, match="the TaskContext parameter 'ctx' must be the first positional parameter"
     ):
         keyword_only.takes_context  # noqa: B018
+
+
+def _bodies() -> list[Callable[..., Any]]:
+    def first(ctx: TaskContext, a: int) -> int:  # a string annotation, as everywhere in this module
+        return a
+
+    async def first_async(ctx: typing_only.TaskContext) -> None: ...
+
+    def positional_only(ctx: TaskContext, /, a: int) -> None: ...
+
+    def second(a: int, ctx: TaskContext) -> None: ...
+
+    def other_annotation(ctx: int) -> None: ...
+
+    def none_annotation(ctx: None) -> None: ...
+
+    def no_parameters() -> None: ...
+
+    def var_positional(*args: TaskContext) -> None: ...
+
+    def keyword_only(*, ctx: TaskContext) -> None: ...
+
+    def var_keyword(**kwargs: TaskContext) -> None: ...
+
+    async def async_var_positional(*args: int) -> None: ...
+
+    return [
+        first,
+        first_async,
+        positional_only,
+        second,
+        other_annotation,
+        none_annotation,
+        no_parameters,
+        var_positional,
+        keyword_only,
+        var_keyword,
+        async_var_positional,
+        lambda ctx, a: a,
+    ]
+
+
+def _reading(read: Callable[[], bool]) -> bool | str:
+    try:
+        return read()
+    except TypeError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("body", _bodies(), ids=lambda body: body.__name__)
+def test_reading_a_plain_function_without_inspect_agrees_with_inspect(body: Callable[..., Any]) -> None:
+    task = Workflows().task(name="body")(body)
+    # A wrapper (with __wrapped__) is read through inspect.signature, which follows it to the body.
+    wrapped = Workflows().task(name="body")(functools.wraps(body)(lambda *args, **kwargs: None))
+    assert _reading(lambda: task.takes_context) == _reading(lambda: wrapped.takes_context)
+    assert task.is_async == inspect.iscoroutinefunction(body)
 
 
 def test_current_run_outside_a_task_is_an_error() -> None:

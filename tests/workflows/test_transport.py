@@ -10,24 +10,26 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import inspect
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import h11
 import pytest
-from render_sdk_callback_api.models import TaskInput
 
-from render_sdk._protocol.wire import WireError, from_wire
+from render_sdk._protocol.payload import WireError
 from render_sdk.client.errors import NotFoundError, RenderError, ServerError, TaskRunError, TimeoutError
 from render_sdk.workflows import TaskRunMetadata, Workflows
-from render_sdk.workflows._callbacks import CallbackClient, SocketSubtaskRunner, run_metadata
+from render_sdk.workflows._callbacks import read_input, read_subtask_result
 from render_sdk.workflows._socket_transport import SocketTransport
+from render_sdk.workflows._subtasks import SocketSubtaskRunner
 from render_sdk.workflows._sync_socket_transport import SyncSocketTransport
 
-Handler = Callable[[str, Any], "tuple[int, bytes] | None"]
+Answer = "tuple[int, bytes] | None"
+Handler = Callable[[str, Any], "Answer | Awaitable[Answer]"]
 Send = Callable[..., Coroutine[Any, Any, Any]]
 
 
@@ -61,7 +63,7 @@ def send(request: pytest.FixtureRequest, waits: list[float]) -> Send:
 
 @contextlib.asynccontextmanager
 async def scripted_server(socket_path: str, handler: Handler) -> AsyncIterator[list[str]]:
-    """Answer each request with ``handler(path, json_body)``; None means never answer."""
+    """Answer each request with ``handler(path, json_body)``, awaited if need be; None means never answer."""
     seen: list[str] = []
     handlers: set[asyncio.Task[Any]] = set()
 
@@ -84,6 +86,8 @@ async def scripted_server(socket_path: str, handler: Handler) -> AsyncIterator[l
                     break
             seen.append(target)
             answer = handler(target, json.loads(body) if body else None)
+            if inspect.isawaitable(answer):
+                answer = await answer
             if answer is None:
                 await asyncio.Event().wait()
                 return
@@ -184,24 +188,14 @@ def test_server_errors_are_retried_and_client_errors_are_not(
     ]
 
 
-def test_typed_calls_parse_the_answers(socket_dir: Path) -> None:
-    path = str(socket_dir / "typed.sock")
-
-    def handler(target: str, body: Any) -> tuple[int, bytes]:
-        if target == "/input":
-            return ok({"task_name": "square", "input": "WzNd"})
-        return ok({"still_running": True, "unknown": "ignored"})
-
-    async def main() -> None:
-        async with scripted_server(path, handler):
-            client = CallbackClient(SocketTransport(path))
-            task_input, metadata = await client.get_input()
-            assert (task_input.task_name, task_input.input) == ("square", "WzNd")
-            assert metadata == TaskRunMetadata(task_name="square")  # An older runtime sends no ids.
-            result = await client.get_subtask_result("trn-1")
-            assert (result.still_running, result.complete, result.error) == (True, None, None)
-
-    asyncio.run(main())
+def test_answers_are_read_as_the_spec_says() -> None:
+    task_name, payload, metadata = read_input({"task_name": "square", "input": "WzNd", "unknown": "ignored"})
+    assert (task_name, payload) == ("square", "WzNd")
+    assert metadata == TaskRunMetadata(task_name="square")  # An older runtime sends no ids.
+    running = {"still_running": True, "unknown": "ignored"}
+    assert read_subtask_result(running, "square", "trn-1") == (False, None)
+    finished = {"still_running": False, "complete": {"output": "Wzld"}}  # [9]
+    assert read_subtask_result(finished, "square", "trn-1") == (True, 9)
 
 
 @pytest.mark.parametrize(
@@ -225,7 +219,7 @@ def test_typed_calls_parse_the_answers(socket_dir: Path) -> None:
     ],
 )
 def test_run_metadata_comes_from_the_input_answer(answer: dict[str, Any], expected: TaskRunMetadata) -> None:
-    assert run_metadata(_input_answer(answer)) == expected
+    assert read_input({"task_name": "square", "input": "", **answer})[2] == expected
 
 
 @pytest.mark.parametrize(
@@ -239,13 +233,7 @@ def test_run_metadata_comes_from_the_input_answer(answer: dict[str, Any], expect
 )
 def test_run_metadata_of_the_wrong_type_is_a_wire_error(answer: dict[str, Any], message: str) -> None:
     with pytest.raises(WireError, match=message):
-        run_metadata(_input_answer(answer))
-
-
-def _input_answer(fields: dict[str, Any]) -> TaskInput:
-    answer = {"task_name": "square", "input": "", **fields}
-    task_input: TaskInput = from_wire(TaskInput, answer, "GET /input answer")
-    return task_input
+        read_input({"task_name": "square", "input": "", **answer})
 
 
 def test_an_answer_that_is_not_json_is_an_error(socket_dir: Path, send: Send) -> None:
@@ -281,7 +269,7 @@ def test_subtask_polling_starts_fast_and_backs_off_to_one_second(socket_dir: Pat
 
     async def main() -> Any:
         async with scripted_server(path, handler):
-            runner = SocketSubtaskRunner(CallbackClient(SocketTransport(path)))
+            runner = SocketSubtaskRunner(SocketTransport(path))
             return await runner.start_subtask(answer, [])
 
     assert asyncio.run(main()) == 42
@@ -291,6 +279,36 @@ def test_subtask_polling_starts_fast_and_backs_off_to_one_second(socket_dir: Pat
     assert sum(gaps[:4]) < 0.5
     assert gaps[-1] > 0.9
     assert max(gaps) < 1.5
+
+
+def test_a_poll_held_by_the_runtime_is_followed_by_the_next_at_once(socket_dir: Path) -> None:
+    path = str(socket_dir / "held.sock")
+    answered: list[float] = []
+    polled: list[float] = []
+
+    async def handler(target: str, body: Any) -> tuple[int, bytes]:
+        if target == "/run-subtask":
+            return ok({"task_run_id": "trn-1"})
+        polled.append(time.monotonic())
+        if len(polled) <= 4:  # held, as the local runtime holds a poll until the subtask ends (or for 5 s)
+            await asyncio.sleep(0.2)
+            answered.append(time.monotonic())
+            return ok({"still_running": True})
+        return ok({"still_running": False, "complete": {"output": "WzQyXQ=="}})  # [42]
+
+    app = Workflows()
+
+    @app.task
+    def answer() -> int:
+        return 42
+
+    async def main() -> Any:
+        async with scripted_server(path, handler):
+            return await SocketSubtaskRunner(SocketTransport(path)).start_subtask(answer, [])
+
+    assert asyncio.run(main()) == 42
+    # Each held poll took longer than the pause after it (20, 40, 80, 160 ms), so the next went out at once.
+    assert [round(poll - held, 1) for held, poll in zip(answered, polled[1:], strict=False)] == [0.0] * 4
 
 
 def test_subtask_failure_becomes_task_run_error(socket_dir: Path) -> None:
@@ -310,7 +328,7 @@ def test_subtask_failure_becomes_task_run_error(socket_dir: Path) -> None:
 
     async def main() -> None:
         async with scripted_server(path, handler):
-            runner = SocketSubtaskRunner(CallbackClient(SocketTransport(path)))
+            runner = SocketSubtaskRunner(SocketTransport(path))
             with pytest.raises(TaskRunError) as caught:
                 await runner.start_subtask(lookup, [])
             assert str(caught.value) == "subtask 'lookup' (trn-9) failed: KeyError: 'x'"

@@ -351,8 +351,21 @@ def test_unawaited_subtask_is_fully_submitted_before_the_callback(socket_dir: Pa
     assert attempt.paths() == ["/input", "/run-subtask", "/callback"]
 
 
-def test_sync_body_runs_off_the_event_loop_thread_under_auto_start(socket_dir: Path) -> None:
-    assert run_one(socket_dir, "body_thread").result == [{"main_thread": False}]
+def test_sync_body_runs_in_the_main_thread_without_an_event_loop(socket_dir: Path) -> None:
+    # A synchronous task cannot start subtasks, so its worker has nothing else to serve (as in Render's SDK).
+    assert run_one(socket_dir, "body_thread").result == [{"main_thread": True, "event_loop": False}]
+
+
+def test_sync_body_that_returns_a_coroutine_is_awaited_and_can_start_subtasks(socket_dir: Path) -> None:
+    attempt = run_one(socket_dir, "wrapped_coroutine", [41])
+    assert attempt.result == [42]
+    assert attempt.paths()[:2] == ["/input", "/run-subtask"]
+
+
+def test_system_exit_in_a_sync_body_fails_the_run(socket_dir: Path) -> None:
+    attempt = run_one(socket_dir, "exits")
+    assert attempt.returncode == 1
+    assert attempt.callback["error"]["details"] == "RuntimeError: task 'exits' raised SystemExit(3)"
 
 
 def test_worker_does_not_import_the_rest_client(socket_dir: Path) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import datetime
+import functools
 import os
 import sys
 import threading
@@ -140,7 +141,32 @@ async def fire_and_forget() -> str:
 
 @app.task
 def body_thread() -> dict:
-    return {"main_thread": threading.current_thread() is threading.main_thread()}
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        event_loop = False
+    else:
+        event_loop = True
+    return {"main_thread": threading.current_thread() is threading.main_thread(), "event_loop": event_loop}
+
+
+def plain_wrapper(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)  # A coroutine, from a plain function: the task is not async.
+
+    return wrapper
+
+
+@app.task
+@plain_wrapper
+async def wrapped_coroutine(value: int) -> int:
+    return await echo(value) + 1
+
+
+@app.task
+def exits() -> None:
+    raise SystemExit(3)
 
 
 @app.task
