@@ -1,11 +1,10 @@
-"""One callback-API request, sans I/O: HTTP/1.1 bytes, answer to result or error, and retry timing.
+"""One callback-API request, sans I/O: HTTP/1.1 bytes (h11), answer to result or error, and retry timing.
 
 The blocking transport (register mode, and run mode up to a task's outcome) and the asyncio transport (an
 async task's subtasks and outcome) move these bytes over the Unix socket, so both speak HTTP and retry the
-same way: transient failures (the socket missing or refusing, a
-reset, a timeout, 5xx, 429) are retried with capped exponential backoff for about a minute; other 4xx answers
-are final. One connection per request, ``Connection: close``: Render's runtime may close the socket after
-each answer.
+same way: transient failures (the socket missing or refusing, a reset, a timeout, 5xx, 429) are retried with
+capped exponential backoff for about a minute; other 4xx answers are final. One connection per request,
+``Connection: close``: Render's runtime may close the socket after each answer.
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ import functools
 import json
 import time
 from typing import Any
+
+import h11
 
 from render_sdk._protocol.strict_json import dumps
 from render_sdk._version import user_agent
@@ -24,7 +25,6 @@ from render_sdk.client.errors import (
     error_from_answer,
     is_transient,
 )
-from render_sdk.workflows._http1 import Answer, ProtocolError, request_bytes
 
 __all__ = [
     "REQUEST_TIMEOUT_SECONDS",
@@ -76,12 +76,45 @@ class Transient(Exception):
         self.error = error
 
 
-class Exchange(Answer):
+class Exchange:
     """One attempt: the request's bytes (``outgoing``), then the answer assembled from what is read."""
 
     def __init__(self, method: str, path: str, payload: bytes | None) -> None:
-        super().__init__()
-        self.outgoing = request_bytes(method, path, _headers(payload is not None), payload)
+        self._connection = h11.Connection(our_role=h11.CLIENT)
+        headers = list(_headers(payload is not None))
+        if payload is not None:
+            headers.append(("Content-Length", str(len(payload))))
+        outgoing = self._connection.send(h11.Request(method=method, target=path, headers=headers))
+        if payload is not None:
+            outgoing += self._connection.send(h11.Data(data=payload))
+        self.outgoing: bytes = outgoing + self._connection.send(h11.EndOfMessage())
+        self.status = 0  # until the answer's status line arrives
+        self.body = bytearray()
+
+    def receive(self, data: bytes) -> bool:
+        """Take bytes read from the socket (``b""`` at its end); True once the answer is complete.
+
+        Raises:
+            ProtocolError: The bytes are not an HTTP/1.1 answer.
+            ConnectionResetError: The socket closed before an answer.
+        """
+        self._connection.receive_data(data)
+        while True:
+            event = self._connection.next_event()
+            if event is h11.NEED_DATA:
+                return False
+            if isinstance(event, h11.Response):
+                self.status = event.status_code
+            elif isinstance(event, h11.Data):
+                self.body += event.data
+            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                if not self.status:
+                    raise ConnectionResetError("the connection closed before an answer")
+                return True
+
+
+ProtocolError = h11.ProtocolError
+"""The bytes read are not an HTTP/1.1 answer."""
 
 
 @functools.cache

@@ -6,9 +6,7 @@ bytes, with plain blocking sockets. Its asyncio twin is :mod:`render_sdk.workflo
 
 from __future__ import annotations
 
-# The socket module's own socket class adds nothing these few calls use, and importing it costs a worker
-# running a synchronous task a tenth of its start (it builds enums of every socket constant).
-import _socket
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -55,7 +53,7 @@ class SyncSocketTransport(SocketSettings):
         exchange = request.exchange()
         deadline = time.monotonic() + self.request_timeout
         try:
-            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 sock.settimeout(self.request_timeout)
                 sock.connect(self.socket_path)
