@@ -22,6 +22,8 @@ SCRIPTS = [
     "bench_client_import.py",
     "bench_throughput.py",
 ]
+# The plot RESULTS.md shows (matplotlib: `pip install -e '.[benchmark]'`).
+EXTRA_ARGS = {"bench_throughput.py": ["--plot", str(h.BENCH_DIR / "throughput.png")]}
 RESULTS = h.BENCH_DIR / "RESULTS.md"
 NOTES_HEADING = "## Notes"
 
@@ -34,7 +36,14 @@ def main() -> None:
         for script in SCRIPTS:
             out = Path(tmp) / f"{script}.md"
             h.log(f"running {script} {' '.join(passthrough)}")
-            argv = [sys.executable, str(h.BENCH_DIR / script), *passthrough, "--markdown", str(out)]
+            argv = [
+                sys.executable,
+                str(h.BENCH_DIR / script),
+                *passthrough,
+                *EXTRA_ARGS.get(script, []),
+                "--markdown",
+                str(out),
+            ]
             if subprocess.run(argv, check=False).returncode != 0:
                 failed.append(script)
             if out.exists():
