@@ -12,14 +12,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from render_sdk.workflows._http import (
-    MAX_READ,
-    Exchange,
-    ProtocolError,
-    Request,
-    SocketSettings,
-    Transient,
-)
+from render_sdk.workflows._http import MAX_READ, Exchange, ProtocolError, Request, SocketSettings, Transient
 
 __all__ = ["SocketTransport"]
 

@@ -11,14 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from render_sdk.workflows._http import (
-    MAX_READ,
-    Exchange,
-    ProtocolError,
-    Request,
-    SocketSettings,
-    Transient,
-)
+from render_sdk.workflows._http import MAX_READ, Exchange, ProtocolError, Request, SocketSettings, Transient
 
 __all__ = ["SyncSocketTransport"]
 

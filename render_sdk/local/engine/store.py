@@ -14,10 +14,10 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from render_sdk._protocol.strict_json import dumps
 from render_sdk.local.engine.records import (
@@ -31,6 +31,9 @@ from render_sdk.local.engine.records import (
     from_timestamp,
     timestamp,
 )
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = ["Store"]
 
@@ -546,22 +549,13 @@ def _dt(text: str) -> datetime:
 
 
 def _version(row: sqlite3.Row) -> VersionRecord:
-    return VersionRecord(
-        id=row["id"],
-        workflow_id=row["workflow_id"],
-        name=row["name"],
-        status=row["status"],
-        created_at=_dt(row["created_at"]),
-    )
+    return _record(VersionRecord, row, created_at=_dt(row["created_at"]))
 
 
 def _task(row: sqlite3.Row) -> TaskRecord:
-    return TaskRecord(
-        seq=row["seq"],
-        id=row["id"],
-        name=row["name"],
-        workflow_id=row["workflow_id"],
-        workflow_version_id=row["workflow_version_id"],
+    return _record(
+        TaskRecord,
+        row,
         spec=TaskSpec.from_json(json.loads(row["definition_json"])),
         active=bool(row["active"]),
         created_at=_dt(row["created_at"]),
@@ -569,43 +563,36 @@ def _task(row: sqlite3.Row) -> TaskRecord:
 
 
 def _attempt(row: sqlite3.Row) -> AttemptRecord:
-    return AttemptRecord(
-        run_id=row["run_id"],
-        attempt=row["attempt"],
-        status=row["status"],
+    return _record(
+        AttemptRecord,
+        row,
         enqueued_at=_dt(row["enqueued_at"]),
         started_at=_dt(row["started_at"]),
         completed_at=from_timestamp(row["completed_at"]),
-        error=row["error"],
-        results_json=row["results_json"],
-        pid=row["pid"],
-        pid_start_time=row["pid_start_time"],
     )
 
 
 def _run(row: sqlite3.Row) -> RunRecord:
-    return RunRecord(
-        seq=row["seq"],
-        id=row["id"],
-        task_id=row["task_id"],
-        task_name=row["task_name"],
-        workflow_id=row["workflow_id"],
-        workflow_version_id=row["workflow_version_id"],
-        status=row["status"],
-        input_json=row["input_json"],
-        results_json=row["results_json"],
-        error=row["error"],
-        parent_id=row["parent_id"],
-        parent_attempt=row["parent_attempt"],
-        root_id=row["root_id"],
-        max_retries=row["max_retries"],
-        wait_duration_ms=row["wait_duration_ms"],
-        backoff_factor=row["backoff_factor"],
-        timeout_seconds=row["timeout_seconds"],
+    return _record(
+        RunRecord,
+        row,
         created_at=_dt(row["created_at"]),
         queued_at=_dt(row["queued_at"]),
         started_at=from_timestamp(row["started_at"]),
         completed_at=from_timestamp(row["completed_at"]),
         next_attempt_at=from_timestamp(row["next_attempt_at"]),
-        terminal_seq=row["terminal_seq"],
     )
+
+
+Record = TypeVar("Record", bound="DataclassInstance")
+
+
+def _record(kind: type[Record], row: sqlite3.Row, **converted: Any) -> Record:
+    """A ``kind`` from ``row``: each field is the column of its name, unless ``converted`` gives its value."""
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(field.name for field in fields(kind))
+    return kind(**{name: row[name] for name in names if name not in converted}, **converted)
+
+
+_FIELD_NAMES: dict[type[DataclassInstance], tuple[str, ...]] = {}
