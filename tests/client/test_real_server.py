@@ -17,6 +17,8 @@ from render_sdk.client import AwaitableTaskRun, Render, RenderSync, TaskRunStatu
 from render_sdk.client._operations import MAX_EVENTS_QUERY_BYTES, events_query_cost
 from tests.client.api_server import ApiServer
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def server() -> Iterator[ApiServer]:

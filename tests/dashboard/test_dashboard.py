@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from conftest import LocalRuntimeProcess
 from playwright.sync_api import expect
 
 from .conftest import Dashboard
+
+pytestmark = pytest.mark.slow
 
 LIVE_TIMEOUT_MS = 15_000
 

@@ -20,6 +20,8 @@ from render_sdk.local.attempts.source_watch import SourceFilter
 
 from .processes import HTTP, wait_until
 
+pytestmark = pytest.mark.slow
+
 WORKERS = Path(__file__).resolve().parent / "workers"
 EXAMPLE_WORKFLOWS = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 

@@ -21,6 +21,8 @@ from render_sdk.client.errors import TaskRunError
 
 from .processes import HTTP, parent_of, peak_concurrency, pid_alive, wait_until, zygote_pid
 
+pytestmark = pytest.mark.slow
+
 WORKERS = Path(__file__).resolve().parent / "workers"
 EXAMPLE_WORKFLOWS = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 MODES = pytest.mark.parametrize("prefork", [False, True], ids=["cold", "prefork"])
