@@ -18,7 +18,7 @@ CONFORMANCE = Path(__file__).with_name("test_conformance.py")
 # 2 s of CPU per child), and runs in one process (no xdist workers).
 LEAN_PYTEST = [
     "-n0",
-    *(f"-pno:{name}" for name in ("cacheprovider", "schemathesis", "hypothesispytest", "typeguard")),
+    *(f"-pno:{name}" for name in ("cacheprovider", "schemathesis", "hypothesispytest")),
 ]
 
 
