@@ -31,7 +31,7 @@ from _proxy import CountingProxy
 OURS = "ours"
 R150 = h.RENDER_150.label
 R030 = h.RENDER_SDK_030.label
-APPS = {OURS: "client_wait_ours.py", R150: "client_wait_render150.py", R030: "client_wait_render_sdk030.py"}
+APPS = {OURS: "client_wait_render_sdk.py", R150: "client_wait_render150.py", R030: "client_wait_render_sdk.py"}
 # Sizes from here on run --iterations-large times, without warm-up: one run lasts minutes.
 LARGE = 1000
 METRICS = {

@@ -1,4 +1,5 @@
-"""Start N runs at once with ``render_sdk==0.3.0``'s async client and await them all (``_wait_many.py``)."""
+"""Start N runs at once with the seed's ``Render`` client and await them all (``_wait_many.py``): the same
+program for this SDK and for ``render_sdk==0.3.0``, run by each one's interpreter."""
 
 import sys
 
