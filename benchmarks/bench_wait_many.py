@@ -31,7 +31,9 @@ from _proxy import CountingProxy
 OURS = "ours"
 R150 = h.RENDER_150.label
 R030 = h.RENDER_SDK_030.label
-APPS = {OURS: "client_wait_render_sdk.py", R150: "client_wait_render150.py", R030: "client_wait_render_sdk.py"}
+# Ours and 0.3.0 share the seed's client API, so one program serves both.
+SEED_CLIENT = "client_wait_render_sdk.py"
+APPS = {OURS: SEED_CLIENT, R150: "client_wait_render150.py", R030: SEED_CLIENT}
 # Sizes from here on run --iterations-large times, without warm-up: one run lasts minutes.
 LARGE = 1000
 METRICS = {
