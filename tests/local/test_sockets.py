@@ -54,6 +54,14 @@ def _request(path: str) -> bytes:
     return f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{{}}".encode()
 
 
+async def _answer(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """The head and the body of the next answer on the connection."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), DEADLINE_SECONDS)
+    fields = dict(line.lower().split(b":", 1) for line in head.split(b"\r\n")[1:] if line)
+    length = int(fields[b"content-length"])
+    return head, await reader.readexactly(length)
+
+
 def test_held_request_ends_when_the_client_hangs_up(tmp_path: Path) -> None:
     async def main() -> None:
         started = asyncio.Event()
@@ -104,13 +112,7 @@ def test_request_pipelined_behind_a_held_one_is_answered_next(tmp_path: Path) ->
             release_first.set()
             bodies = []
             for _ in range(2):
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), DEADLINE_SECONDS)
-                length = next(
-                    int(line.split(b":", 1)[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                bodies.append(await reader.readexactly(length))
+                bodies.append((await _answer(reader))[1])
             writer.close()
             return bodies
         finally:
@@ -133,14 +135,9 @@ def test_a_kept_alive_connection_serves_one_request_after_another(tmp_path: Path
             bodies = []
             for path in ("/first", "/second", "/third"):
                 writer.write(_request(path))
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), DEADLINE_SECONDS)
+                head, body = await _answer(reader)
                 assert b"connection: close" not in head.lower()
-                length = next(
-                    int(line.split(b":", 1)[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                bodies.append(await reader.readexactly(length))
+                bodies.append(body)
             writer.close()
             return bodies
         finally:

@@ -247,6 +247,22 @@ def test_an_answer_that_is_not_json_is_an_error(socket_dir: Path, send: Send) ->
     asyncio.run(main())
 
 
+def run_answer_subtask(path: str, handler: Any) -> Any:
+    """The result of a subtask ``answer`` started through a callback socket at ``path`` that ``handler``
+    answers."""
+    app = Workflows()
+
+    @app.task
+    def answer() -> int:
+        return 42
+
+    async def main() -> Any:
+        async with scripted_server(path, handler):
+            return await SocketSubtaskRunner(SocketTransport(path)).start_subtask(answer, [])
+
+    return asyncio.run(main())
+
+
 def test_subtask_polling_starts_fast_and_backs_off_to_one_second(socket_dir: Path) -> None:
     path = str(socket_dir / "poll.sock")
     polls: list[float] = []
@@ -261,18 +277,7 @@ def test_subtask_polling_starts_fast_and_backs_off_to_one_second(socket_dir: Pat
             return ok({"still_running": True})
         return ok({"still_running": False, "complete": {"output": "WzQyXQ=="}})  # [42]
 
-    app = Workflows()
-
-    @app.task
-    def answer() -> int:
-        return 42
-
-    async def main() -> Any:
-        async with scripted_server(path, handler):
-            runner = SocketSubtaskRunner(SocketTransport(path))
-            return await runner.start_subtask(answer, [])
-
-    assert asyncio.run(main()) == 42
+    assert run_answer_subtask(path, handler) == 42
     gaps = [later - earlier for earlier, later in zip([submitted[0], *polls[:-1]], polls, strict=True)]
     # Scheduled: 0.01, 0.02, 0.04, ... 0.64, then 1.0 s; generous margins for a loaded machine.
     assert gaps[0] < 0.1
@@ -296,17 +301,7 @@ def test_a_poll_held_by_the_runtime_is_followed_by_the_next_at_once(socket_dir: 
             return ok({"still_running": True})
         return ok({"still_running": False, "complete": {"output": "WzQyXQ=="}})  # [42]
 
-    app = Workflows()
-
-    @app.task
-    def answer() -> int:
-        return 42
-
-    async def main() -> Any:
-        async with scripted_server(path, handler):
-            return await SocketSubtaskRunner(SocketTransport(path)).start_subtask(answer, [])
-
-    assert asyncio.run(main()) == 42
+    assert run_answer_subtask(path, handler) == 42
     # Each held poll took longer than the pause after it (20, 40, 80, 160 ms), so the next went out at once.
     assert [round(poll - held, 1) for held, poll in zip(answered, polled[1:], strict=False)] == [0.0] * 4
 
