@@ -9,7 +9,7 @@ as additional properties of the generated models. So do the local runtime's own 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from render_sdk_public_api.models import (
     BuildConfig,
@@ -58,15 +58,13 @@ def task_model(task: TaskRecord) -> Task:
         workflow_id=task.workflow_id,
         workflow_version_id=task.workflow_version_id,
     )
-    model.additional_properties.update(_definition(task.spec))
-    return model
+    return _extended(model, _definition(task.spec))
 
 
 def task_run_model(run: RunRecord, attempts: list[AttemptRecord]) -> TaskRun:
     """A run as returned by create and list."""
     model = TaskRun(**_run_fields(run, attempts), attempts=[_attempt(attempt) for attempt in attempts])
-    model.additional_properties.update(_run_extensions(run))
-    return model
+    return _extended(model, _run_extensions(run))
 
 
 def task_run_details_model(run: RunRecord, attempts: list[AttemptRecord]) -> TaskRunDetails:
@@ -78,8 +76,7 @@ def task_run_details_model(run: RunRecord, attempts: list[AttemptRecord]) -> Tas
         attempts=[_attempt_details(attempt, run.results) for attempt in attempts],
         error=run.error if run.error is not None else UNSET,
     )
-    model.additional_properties.update(_run_extensions(run))
-    return model
+    return _extended(model, _run_extensions(run))
 
 
 def _run_fields(run: RunRecord, attempts: list[AttemptRecord]) -> dict[str, Any]:
@@ -121,8 +118,7 @@ def workflow_version_model(version: VersionRecord) -> WorkflowVersion:
         status=WorkflowVersionStatus(version.status),
     )
     # Required by Render's spec, which gives them no schema: a local version has no image, and never changes.
-    model.additional_properties.update({"image": "", "updatedAt": version.created_at.isoformat()})
-    return model
+    return _extended(model, {"image": "", "updatedAt": version.created_at.isoformat()})
 
 
 def _run_extensions(run: RunRecord) -> dict[str, Any]:
@@ -167,28 +163,40 @@ def _retries(attempts: list[AttemptRecord]) -> int:
 
 
 def _attempt(attempt: AttemptRecord) -> TaskAttempt:
-    model = TaskAttempt(
-        status=TaskRunStatus(attempt.status),
-        started_at=attempt.started_at,
-        enqueued_at=attempt.enqueued_at,
-        completed_at=attempt.completed_at or UNSET,
-    )
-    model.additional_properties.update({"attempt": attempt.attempt, "taskRunId": attempt.run_id})
-    return model
+    return _extended(TaskAttempt(**_attempt_fields(attempt)), _attempt_extensions(attempt))
 
 
 def _attempt_details(attempt: AttemptRecord, run_results: list[Any] | None) -> TaskAttemptDetails:
     # A result is stored once, with the run; the completed attempt (always the last) is where it came from.
     results = run_results if attempt.status == "completed" else attempt.results
     model = TaskAttemptDetails(
-        status=TaskRunStatus(attempt.status),
-        started_at=attempt.started_at,
-        enqueued_at=attempt.enqueued_at,
-        completed_at=attempt.completed_at or UNSET,
+        **_attempt_fields(attempt),
         error=attempt.error if attempt.error is not None else UNSET,
         results=results if results is not None else UNSET,
     )
-    model.additional_properties.update({"attempt": attempt.attempt, "taskRunId": attempt.run_id})
+    return _extended(model, _attempt_extensions(attempt))
+
+
+def _attempt_fields(attempt: AttemptRecord) -> dict[str, Any]:
+    """The fields an attempt in a list item and in a run's details share."""
+    return {
+        "status": TaskRunStatus(attempt.status),
+        "started_at": attempt.started_at,
+        "enqueued_at": attempt.enqueued_at,
+        "completed_at": attempt.completed_at or UNSET,
+    }
+
+
+def _attempt_extensions(attempt: AttemptRecord) -> dict[str, Any]:
+    return {"attempt": attempt.attempt, "taskRunId": attempt.run_id}
+
+
+Model = TypeVar("Model", Task, TaskRun, TaskRunDetails, WorkflowVersion, TaskAttempt, TaskAttemptDetails)
+
+
+def _extended(model: Model, extensions: dict[str, Any]) -> Model:
+    """``model`` with ``extensions``: properties beyond Render's spec, sent as they are."""
+    model.additional_properties.update(extensions)
     return model
 
 
