@@ -12,6 +12,7 @@ their own worker, store, options or a fresh server use ``start_local_runtime``.
 
 from __future__ import annotations
 
+import compileall
 import os
 import signal
 import subprocess
@@ -147,6 +148,15 @@ def launch(
             f"`{' '.join(command)}` did not become ready; output:\n" + "\n".join(server.output)
         )
     return server
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the code under test once, before any worker or subprocess starts: where
+    ``PYTHONDONTWRITEBYTECODE`` is set (it is on some CI machines), every server and worker process of the
+    suite would otherwise compile it afresh (~60 ms of CPU per server start)."""
+    if not hasattr(session.config, "workerinput"):  # the controller, or a run without xdist
+        for package in ("render_sdk", "generated"):
+            compileall.compile_dir(REPO / package, quiet=1)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
