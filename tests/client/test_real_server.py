@@ -114,25 +114,35 @@ class RealTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
 
 
 class CountingTransport(RealTransport):
-    """A real transport that counts the connections the server refused."""
+    """A real transport that counts the connections the server refused, and the paths it answered."""
 
     def __init__(self) -> None:
         super().__init__()
         self.refused = 0
+        self.answered: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
-            return await self._async.handle_async_request(request)
+            response = await self._async.handle_async_request(request)
         except httpx.ConnectError:
             self.refused += 1
             raise
+        self.answered.append(f"{request.method} {request.url.path}")
+        return response
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         try:
-            return self._sync.handle_request(request)
+            response = self._sync.handle_request(request)
         except httpx.ConnectError:
             self.refused += 1
             raise
+        self.answered.append(f"{request.method} {request.url.path}")
+        return response
+
+    def looked_up(self, run_id: str) -> bool:
+        """Whether a GET of the run, or of a page of runs, was answered: a wait does one once its event stream
+        is open. (A server stopped while that GET is on its way would leave it to its 30 s read timeout.)"""
+        return bool({f"GET /v1/task-runs/{run_id}", "GET /v1/task-runs"} & set(self.answered))
 
 
 # Connection attempts refused during the outage: far past a retry budget of 1 (the old code failed the
@@ -147,7 +157,7 @@ def test_an_outage_does_not_fail_an_async_wait(server: ApiServer) -> None:
         async with Render(base_url=server.url, max_retries=1, transport=transport) as render:
             started = await render.workflows.run_task("wf/t", [1])
             waiting = asyncio.ensure_future(started.wait())
-            await until(lambda: server.event_connections == 1)
+            await until(lambda: server.event_connections == 1 and transport.looked_up(started.id))
             await asyncio.to_thread(server.stop)
             await until(lambda: transport.refused >= OUTAGE_REFUSALS)
             assert not waiting.done()
@@ -168,7 +178,7 @@ def test_an_outage_does_not_fail_a_blocking_wait(server: ApiServer) -> None:
         render._sleep = lambda seconds: time.sleep(min(seconds, 0.05))
         started = render.workflows.run_task("wf/t", [1])
         waiting = pool.submit(started.wait)
-        wait_until(lambda: server.event_connections == 1)
+        wait_until(lambda: server.event_connections == 1 and transport.looked_up(started.id))
         server.stop()
         wait_until(lambda: transport.refused >= OUTAGE_REFUSALS)
         assert not waiting.done()
