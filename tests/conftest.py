@@ -150,6 +150,12 @@ def launch(
     return server
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep pytest's rewritten test modules in ``__pycache__`` even where ``PYTHONDONTWRITEBYTECODE`` is set:
+    without that cache every parallel worker parses and rewrites all of them again (about 4 s of CPU each)."""
+    sys.dont_write_bytecode = False
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Compile the code under test once, before any worker or subprocess starts: where
     ``PYTHONDONTWRITEBYTECODE`` is set (it is on some CI machines), every server and worker process of the
@@ -160,9 +166,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules marked ``slow`` first (in their collected order otherwise): with a module to a parallel worker,
-    a long module handed out last would run on alone after the others have finished."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Modules marked ``slow(seconds=N)`` first, the longest first (in their collected order otherwise): with
+    a module to a parallel worker, a long module handed out last would run on alone after the others have
+    finished. ``N`` is about how long the module takes alone."""
+
+    def seconds(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("slow")
+        return float(marker.kwargs["seconds"]) if marker is not None else 0.0
+
+    items.sort(key=seconds, reverse=True)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

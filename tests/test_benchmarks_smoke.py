@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=30)
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 SMOKE = ["--iterations", "1", "--warmup", "0"]

@@ -20,7 +20,7 @@ from tests.local.processes import wait_until
 
 from .conftest import CONSOLE_SCRIPT, WORKERS, cli, cli_env, cli_json, spawn_cli
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=26)
 
 COMMANDS = ["tasks", "run", "runs", "runs list", "runs show", "runs cancel", "logs", "init", "dev"]
 

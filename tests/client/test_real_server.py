@@ -17,7 +17,7 @@ from render_sdk.client import AwaitableTaskRun, Render, RenderSync, TaskRunStatu
 from render_sdk.client._operations import MAX_EVENTS_QUERY_BYTES, events_query_cost
 from tests.client.api_server import ApiServer
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=14)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from benchmarks._venvs import INSTALL_TIMEOUT
 from .official_sdks import COMPAT, OfficialSdk
 
 # The first test also waits for the official SDKs to install (about 30 s from PyPI, more on a slow mirror).
-pytestmark = [pytest.mark.timeout(INSTALL_TIMEOUT), pytest.mark.slow]
+pytestmark = [pytest.mark.timeout(INSTALL_TIMEOUT), pytest.mark.slow(seconds=14)]
 
 CLIENTS = COMPAT / "clients"
 WORKER = COMPAT / "workers" / "ours"

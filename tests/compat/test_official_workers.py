@@ -19,7 +19,7 @@ from render_sdk.client import ListTaskRunsParams, TaskRunDetails, TaskRunStatus
 from .official_sdks import COMPAT, OfficialSdk
 
 # The first test also waits for the official SDKs to install (about 30 s from PyPI, more on a slow mirror).
-pytestmark = [pytest.mark.timeout(INSTALL_TIMEOUT), pytest.mark.slow]
+pytestmark = [pytest.mark.timeout(INSTALL_TIMEOUT), pytest.mark.slow(seconds=12)]
 
 WORKERS = COMPAT / "workers"
 

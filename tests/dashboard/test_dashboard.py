@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from .conftest import Dashboard
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=14)
 
 LIVE_TIMEOUT_MS = 15_000
 

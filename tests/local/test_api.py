@@ -20,7 +20,7 @@ from render_sdk.local.attempts.source_watch import SourceFilter
 
 from .processes import HTTP, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=23)
 
 WORKERS = Path(__file__).resolve().parent / "workers"
 EXAMPLE_WORKFLOWS = Path(__file__).resolve().parents[2] / "examples" / "workflows"

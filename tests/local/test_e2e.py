@@ -21,7 +21,7 @@ from render_sdk.client.errors import TaskRunError
 
 from .processes import HTTP, parent_of, peak_concurrency, pid_alive, wait_until, zygote_pid
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=27)
 
 WORKERS = Path(__file__).resolve().parent / "workers"
 EXAMPLE_WORKFLOWS = Path(__file__).resolve().parents[2] / "examples" / "workflows"
