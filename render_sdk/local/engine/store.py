@@ -184,13 +184,7 @@ class Store:
         row = self._db.execute("SELECT * FROM workflow LIMIT 1").fetchone()
         if row is None:
             return None
-        return WorkflowRecord(
-            id=row["id"],
-            slug=row["slug"],
-            run_command=row["run_command"],
-            created_at=_dt(row["created_at"]),
-            updated_at=_dt(row["updated_at"]),
-        )
+        return _record(WorkflowRecord, row)
 
     def put_workflow(self, workflow: WorkflowRecord) -> None:
         self._db.execute(
@@ -497,17 +491,7 @@ class Store:
         rows = self._db.execute(
             f"SELECT * FROM logs WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?", (*params, limit)
         ).fetchall()
-        return [
-            LogRecord(
-                seq=row["seq"],
-                run_id=row["run_id"],
-                attempt=row["attempt"],
-                stream=row["stream"],
-                timestamp=_dt(row["timestamp"]),
-                message=row["message"],
-            )
-            for row in rows
-        ]
+        return [_record(LogRecord, row, timestamp=_dt(row["timestamp"])) for row in rows]
 
     def _seq_of(self, table: str, resource_id: str | None) -> int:
         """The position of a resource, for cursors; an unknown or absent ID starts from the beginning."""
@@ -549,50 +533,44 @@ def _dt(text: str) -> datetime:
 
 
 def _version(row: sqlite3.Row) -> VersionRecord:
-    return _record(VersionRecord, row, created_at=_dt(row["created_at"]))
+    return _record(VersionRecord, row)
 
 
 def _task(row: sqlite3.Row) -> TaskRecord:
-    return _record(
-        TaskRecord,
-        row,
-        spec=TaskSpec.from_json(json.loads(row["definition_json"])),
-        active=bool(row["active"]),
-        created_at=_dt(row["created_at"]),
-    )
+    spec = TaskSpec.from_json(json.loads(row["definition_json"]))
+    return _record(TaskRecord, row, spec=spec, active=bool(row["active"]))
 
 
 def _attempt(row: sqlite3.Row) -> AttemptRecord:
-    return _record(
-        AttemptRecord,
-        row,
-        enqueued_at=_dt(row["enqueued_at"]),
-        started_at=_dt(row["started_at"]),
-        completed_at=from_timestamp(row["completed_at"]),
-    )
+    return _record(AttemptRecord, row)
 
 
 def _run(row: sqlite3.Row) -> RunRecord:
-    return _record(
-        RunRecord,
-        row,
-        created_at=_dt(row["created_at"]),
-        queued_at=_dt(row["queued_at"]),
-        started_at=from_timestamp(row["started_at"]),
-        completed_at=from_timestamp(row["completed_at"]),
-        next_attempt_at=from_timestamp(row["next_attempt_at"]),
-    )
+    return _record(RunRecord, row)
 
 
 Record = TypeVar("Record", bound="DataclassInstance")
 
 
 def _record(kind: type[Record], row: sqlite3.Row, **converted: Any) -> Record:
-    """A ``kind`` from ``row``: each field is the column of its name, unless ``converted`` gives its value."""
-    names = _FIELD_NAMES.get(kind)
+    """A ``kind`` from ``row``: each field is the column of its name, unless ``converted`` gives its value; a
+    field named ``*_at`` is a timestamp column (:func:`~render_sdk.local.engine.records.timestamp` text, or
+    NULL for a moment that has not come)."""
+    names = _COLUMNS.get(kind)
     if names is None:
-        names = _FIELD_NAMES[kind] = tuple(field.name for field in fields(kind))
-    return kind(**{name: row[name] for name in names if name not in converted}, **converted)
+        names = _COLUMNS[kind] = _columns(kind)
+    plain, moments = names
+    return kind(
+        **{name: row[name] for name in plain if name not in converted},
+        **{name: from_timestamp(row[name]) for name in moments if name not in converted},
+        **converted,
+    )
 
 
-_FIELD_NAMES: dict[type[DataclassInstance], tuple[str, ...]] = {}
+def _columns(kind: type[DataclassInstance]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``kind``'s field names: those read as they are, and the timestamps."""
+    names = [field.name for field in fields(kind)]
+    return tuple(n for n in names if not n.endswith("_at")), tuple(n for n in names if n.endswith("_at"))
+
+
+_COLUMNS: dict[type[DataclassInstance], tuple[tuple[str, ...], tuple[str, ...]]] = {}
