@@ -52,7 +52,6 @@ import contextlib
 import gc
 import importlib.machinery
 import io
-import json
 import os
 import runpy
 import selectors
@@ -67,6 +66,9 @@ from collections import deque
 from collections.abc import Sequence
 from typing import NoReturn
 
+import httptools
+
+from render_sdk._protocol.payload import encode_payload
 from render_sdk._protocol.prefork import (
     FDS_PER_FORK,
     Exited,
@@ -79,7 +81,7 @@ from render_sdk._protocol.prefork import (
     ZygoteMessage,
     encode,
 )
-from render_sdk._protocol.wire import encode_payload
+from render_sdk._protocol.strict_json import dumps
 from render_sdk.workflows._serving import PROCESS, exit_process
 
 __all__ = ["main"]
@@ -251,33 +253,43 @@ class _StandInCallbacks:
                     self._answer(connection)
 
     def _answer(self, connection: socket.socket) -> None:
-        data = b""
-        while True:  # requests, one after the other, until the worker hangs up
-            while b"\r\n\r\n" not in data:
-                chunk = connection.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, _, data = data.partition(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            while len(data) < length:
-                chunk = connection.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            data = data[length:]
-            body = b""
-            if head.startswith(b"GET /input "):
-                answer = {"task_name": self.task_name, "input": encode_payload([]), "task_run_id": "trn-0"}
-                body = json.dumps({**answer, "attempt": 0}).encode()
-            connection.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                % (len(body), body)
-            )
+        requests = _Requests()
+        parser = httptools.HttpRequestParser(requests)
+        while chunk := connection.recv(65536):  # requests, one after the other, until the worker hangs up
+            parser.feed_data(chunk)
+            for path in requests.take():
+                body = b""
+                if path == b"/input":
+                    answer = {
+                        "task_name": self.task_name,
+                        "input": encode_payload([]),
+                        "task_run_id": "trn-0",
+                        "attempt": 0,
+                    }
+                    body = dumps(answer).encode()
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(body), body)
+                )
+
+
+class _Requests:
+    """httptools callbacks: the paths of the requests read in full and not yet answered."""
+
+    def __init__(self) -> None:
+        self._url = b""
+        self._complete: list[bytes] = []
+
+    def take(self) -> list[bytes]:
+        complete, self._complete = self._complete, []
+        return complete
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_message_complete(self) -> None:
+        self._complete.append(self._url)
+        self._url = b""
 
 
 def _check_fork_safety(control: socket.socket) -> None:
