@@ -46,8 +46,7 @@ class SyncSocketTransport(SocketSettings):
         exchange = request.exchange()
         deadline = time.monotonic() + self.request_timeout
         try:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(self.request_timeout)
                 sock.connect(self.socket_path)
                 sock.sendall(exchange.outgoing)
@@ -55,8 +54,6 @@ class SyncSocketTransport(SocketSettings):
                     sock.settimeout(_remaining(deadline))  # The whole attempt has request_timeout.
                     if exchange.receive(sock.recv(MAX_READ)):
                         return exchange
-            finally:
-                sock.close()
         except TimeoutError:  # socket.timeout
             raise request.timed_out(self.request_timeout) from None
         except (OSError, ProtocolError) as exc:
