@@ -318,12 +318,14 @@ def make_socket_dir() -> Path:
     It is made in the temporary directory (``TMPDIR``), or in ``/tmp`` where that one is too deep for a Unix
     socket's path (macOS's per-user ``TMPDIR`` is long, and so are a test's).
     """
-    for base in dict.fromkeys((tempfile.gettempdir(), "/tmp")):
+    bases = list(dict.fromkeys((tempfile.gettempdir(), "/tmp")))
+    for base in bases:
         directory = Path(tempfile.mkdtemp(prefix="render-sdk-", dir=base))
         if len(os.fsencode(directory)) + _SOCKET_NAME_ROOM <= _MAX_SOCKET_PATH:
             return directory
         directory.rmdir()
-    raise OSError(errno.ENAMETOOLONG, f"no directory short enough for Unix sockets (tried {base})")
+    tried = ", ".join(bases)
+    raise OSError(errno.ENAMETOOLONG, f"no directory short enough for Unix sockets (tried {tried})")
 
 
 def _path(request: h11.Request | None) -> str:
