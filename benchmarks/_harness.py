@@ -23,29 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# reference_env: the environment for a process that must see only its own interpreter's packages.
 from _venvs import ensure_venv
+from _venvs import isolated_env as reference_env
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "benchmarks"
 # Also the working directory of every measured process: `python -c` puts the working directory first on
 # sys.path, and from the repository root `import render_sdk` would find ours instead of a reference's.
 APPS_DIR = BENCH_DIR / "apps"
-
-# Environment variables that would let one side's interpreter see another side's packages, or change how
-# it starts. PYTHONDONTWRITEBYTECODE matters most: pip compiled the references' bytecode at install time, so
-# ours must run from compiled bytecode too (see ``compile_ours``), as it would once installed.
-_LEAKY_VARS = (
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "VIRTUAL_ENV",
-    "PYTHONSTARTUP",
-    "PYTHONSAFEPATH",
-    "PYTHONDONTWRITEBYTECODE",
-    "PYTHONPROFILEIMPORTTIME",
-    "PYTHONDEVMODE",
-    "PYTHONWARNINGS",
-    "PYTHONASYNCIODEBUG",
-)
 
 
 @dataclass(frozen=True)
@@ -66,7 +52,7 @@ RENDER_SDK_030 = Reference("render_sdk==0.3.0", "render_sdk==0.3.0")
 
 def ensure_reference(ref: Reference) -> Path:
     """Create ``ref``'s virtual environment unless an identical one exists, and return its interpreter."""
-    return ensure_venv(ref.venv_name, [ref.requirement], env=reference_env())
+    return ensure_venv(ref.venv_name, [ref.requirement])
 
 
 def ensure_ours() -> Path:
@@ -75,7 +61,7 @@ def ensure_ours() -> Path:
     Our code itself runs from the repository through ``PYTHONPATH``. The development environment is not used
     for measuring because it holds extra packages (codegen's, the tests') that can change import costs.
     """
-    return ensure_venv("ours-deps", our_dependencies(), env=reference_env())
+    return ensure_venv("ours-deps", our_dependencies())
 
 
 def our_dependencies() -> list[str]:
@@ -89,15 +75,6 @@ def ours_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a process running this repository's SDK with the current interpreter."""
     env = reference_env(extra)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "generated")])
-    return env
-
-
-def reference_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for a process that must see only its own interpreter's packages."""
-    env = {key: value for key, value in os.environ.items() if key not in _LEAKY_VARS}
-    env.pop("RENDER_SDK_MODE", None)
-    env.pop("RENDER_SDK_SOCKET_PATH", None)
-    env.update(extra or {})
     return env
 
 

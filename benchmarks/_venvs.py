@@ -19,10 +19,26 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["INSTALL_TIMEOUT", "InstallError", "cache_root", "ensure_venv"]
+__all__ = ["INSTALL_TIMEOUT", "InstallError", "cache_root", "ensure_venv", "isolated_env"]
 
 INSTALL_TIMEOUT = 600.0
 _PIP_QUIET = ("--quiet", "--disable-pip-version-check")
+
+# Environment variables that would let one interpreter see another one's packages, or change how it starts.
+# PYTHONDONTWRITEBYTECODE matters to the benchmarks: pip compiled the references' bytecode at install time, so
+# ours must run from compiled bytecode too (``_harness.compile_ours``), as it would once installed.
+_LEAKY_VARS = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "VIRTUAL_ENV",
+    "PYTHONSTARTUP",
+    "PYTHONSAFEPATH",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONPROFILEIMPORTTIME",
+    "PYTHONDEVMODE",
+    "PYTHONWARNINGS",
+    "PYTHONASYNCIODEBUG",
+)
 
 
 class InstallError(RuntimeError):
@@ -36,13 +52,23 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "render_sdk-venvs"
 
 
-def ensure_venv(name: str, requirements: Sequence[str], env: Mapping[str, str] | None = None) -> Path:
+def isolated_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment for a process that must see only its own interpreter's packages."""
+    env = {key: value for key, value in os.environ.items() if key not in _LEAKY_VARS}
+    env.pop("RENDER_SDK_MODE", None)
+    env.pop("RENDER_SDK_SOCKET_PATH", None)
+    env.update(extra or {})
+    return env
+
+
+def ensure_venv(name: str, requirements: Sequence[str]) -> Path:
     """The interpreter of environment ``name`` holding exactly ``requirements``, built first if need be.
+
+    venv and pip run in :func:`isolated_env`, so the environment is the same whoever builds it first.
 
     Args:
         name: The environment's name, e.g. ``render-1.5.0``; the Python version is added to it.
         requirements: pip requirement specifiers.
-        env: The environment pip runs in (default: this process's).
 
     Raises:
         InstallError: venv or pip failed (the half-built directory is removed).
@@ -59,6 +85,7 @@ def ensure_venv(name: str, requirements: Sequence[str], env: Mapping[str, str] |
             return python
         shutil.rmtree(venv, ignore_errors=True)
         base_python = getattr(sys, "_base_executable", sys.executable)
+        env = isolated_env()
         for command in (
             [base_python, "-m", "venv", "--without-pip", str(venv)],
             [sys.executable, "-m", "pip", "--python", str(python), "install", *_PIP_QUIET, *requirements],

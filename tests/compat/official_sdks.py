@@ -7,7 +7,6 @@ per machine serves both, and concurrent test processes share it.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +59,8 @@ RELEASES = (("render_sdk", "0.3.0"), ("render", "1.5.0"))
 
 def install(distribution: str, version: str) -> OfficialSdk:
     """Build (or reuse) the environment for one release; raise with pip's output if installing fails."""
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     try:
-        python = ensure_venv(f"{distribution}-{version}", [f"{distribution}=={version}"], env=env)
+        python = ensure_venv(f"{distribution}-{version}", [f"{distribution}=={version}"])
     except InstallError as exc:
         raise RuntimeError(str(exc)) from exc
     return OfficialSdk(distribution, version, python)
