@@ -167,6 +167,12 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The value at quantile ``q`` (0.99 for p99) of ``values``: the nearest rank, no interpolation."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
 def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 

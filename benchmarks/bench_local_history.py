@@ -30,11 +30,6 @@ RSS_TARGET_MB = 150.0
 FLAT_FACTOR = 1.5  # "flat": p50 at the largest size at most this times p50 at the smallest
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def timed_gets(client: httpx.Client, urls: list[str]) -> list[float]:
     latencies = []
     for url in urls:
@@ -91,7 +86,7 @@ def main() -> None:
                         continue
                     for case, latencies in ((get_case, by_id), (list_case, page)):
                         samples.setdefault(f"{case} p50", []).append(statistics.median(latencies))
-                        samples.setdefault(f"{case} p99", []).append(percentile(latencies, 0.99))
+                        samples.setdefault(f"{case} p99", []).append(h.percentile(latencies, 0.99))
                     h.log(
                         f"{label} iteration {i + 1}: by id p50 {samples[f'{get_case} p50'][-1]:.2f} ms, "
                         f"page p50 {samples[f'{list_case} p50'][-1]:.2f} ms"

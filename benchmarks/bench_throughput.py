@@ -51,11 +51,6 @@ METRICS = {
 }
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def _stat(pid: int) -> list[str] | None:
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
@@ -131,8 +126,8 @@ def run_once(side: h.Side, server: DevServer, task: str, runs: int, concurrency:
     }
     return {
         "throughput": runs / measured["wall"],
-        "p50 latency": percentile(latencies, 0.5),
-        "p99 latency": percentile(latencies, 0.99),
+        "p50 latency": h.percentile(latencies, 0.5),
+        "p99 latency": h.percentile(latencies, 0.99),
         **cpu,
         "total CPU per run": sum(cpu.values()),
         "server peak RSS": server.peak_rss_mb(),
